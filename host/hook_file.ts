@@ -1,0 +1,63 @@
+/**
+ * Reading and replacing the device XML file that VDSM names in `_hook_domxml`.
+ *
+ * @module
+ */
+
+import { Refusal } from "../lib/refusal.ts";
+
+/**
+ * Reads the hook file as strict UTF-8, keeping a byte order mark so that the
+ * text can be written back byte for byte.
+ *
+ * @example
+ * ```ts ignore
+ * import { readHookFile } from "./hook_file.ts";
+ * const xml = readHookFile(Deno.env.get("_hook_domxml")!);
+ * ```
+ */
+export function readHookFile(path: string): string {
+  const bytes = Deno.readFileSync(path);
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new Refusal(`the device XML in ${path} is not valid UTF-8`);
+  }
+}
+
+/**
+ * Replaces the hook file with `text` atomically: VDSM re-reads the file by name,
+ * so it sees either the old content or the whole new one, never a truncated
+ * file. The new file keeps the old one's permission bits.
+ *
+ * @example
+ * ```ts ignore
+ * import { replaceHookFile } from "./hook_file.ts";
+ * replaceHookFile(Deno.env.get("_hook_domxml")!, "<interface type='network'>...</interface>");
+ * ```
+ */
+export function replaceHookFile(path: string, text: string): void {
+  const { mode } = Deno.statSync(path);
+  const slash = path.lastIndexOf("/");
+  const temp = Deno.makeTempFileSync({
+    dir: slash >= 0 ? path.slice(0, slash) || "/" : ".",
+    prefix: ".network-nat-",
+  });
+  try {
+    const file = Deno.openSync(temp, { write: true, truncate: true });
+    try {
+      const bytes = new TextEncoder().encode(text);
+      for (let written = 0; written < bytes.length;) {
+        written += file.writeSync(bytes.subarray(written));
+      }
+      file.syncDataSync();
+    } finally {
+      file.close();
+    }
+    if (mode !== null) Deno.chmodSync(temp, mode & 0o7777);
+    Deno.renameSync(temp, path);
+  } catch (error) {
+    Deno.removeSync(temp);
+    throw error;
+  }
+}

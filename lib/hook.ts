@@ -1,0 +1,137 @@
+/**
+ * The hook as a pure function: from the hook point, the environment VDSM set
+ * and the device XML, to the XML to write back (or none) and a log line.
+ *
+ * @module
+ */
+
+import { readInterface, rewriteInterface } from "./interface.ts";
+import { type Network, placeOnNetwork } from "./network.ts";
+import { portId } from "./port_id.ts";
+import { describeValue, formatTarget, parseTarget, PROPERTY, type Target } from "./property.ts";
+import { Refusal } from "./refusal.ts";
+
+/** The VDSM hook points this hook serves. */
+export const HOOK_POINTS = [
+  "before_device_create",
+  "before_nic_hotplug",
+  "before_update_device",
+  "before_device_migrate_destination",
+] as const;
+
+/** One of {@linkcode HOOK_POINTS}. */
+export type HookPoint = typeof HOOK_POINTS[number];
+
+/** What a hook run starts from. */
+export interface HookRequest {
+  /** The hook point, from the hook's own path; `undefined` when run by hand. */
+  point?: HookPoint;
+  /** The value of `extnet_pg`, if VDSM set it. */
+  property?: string;
+  /** The value of `provider_type`, set by VDSM for vNICs on external-provider networks. */
+  providerType?: string;
+  /** The device XML from the file named by `_hook_domxml`. */
+  xml: string;
+  /** Looks a libvirt network up; without it the hook does not check the target network. */
+  lookupNetwork?: (name: string) => Promise<Network>;
+}
+
+/** What a hook run decided. */
+export interface HookResult {
+  /** The XML to write back; absent when the file must stay as it is. */
+  xml?: string;
+  /** One line for VDSM's log, or absent when there is nothing to say. */
+  message?: string;
+}
+
+/**
+ * Returns the hook point named by the directory a hook script is in, as in
+ * `/usr/libexec/vdsm/hooks/before_nic_hotplug/50_network_nat`.
+ *
+ * @example
+ * ```ts
+ * import { hookPointOf } from "./hook.ts";
+ * hookPointOf("/usr/libexec/vdsm/hooks/before_nic_hotplug/50_network_nat"); // "before_nic_hotplug"
+ * hookPointOf("/opt/network-nat/main.ts"); // undefined
+ * ```
+ */
+export function hookPointOf(scriptPath: string): HookPoint | undefined {
+  const directory = scriptPath.split("/").at(-2);
+  return HOOK_POINTS.find((point) => point === directory);
+}
+
+/**
+ * Parses the `extnet_pg` value, refusing anything that is not
+ * `NETWORK[:PORTGROUP]`.
+ *
+ * @example
+ * ```ts
+ * import { targetOf } from "./hook.ts";
+ * targetOf("ovs-net:vlan-20"); // { network: "ovs-net", portgroup: "vlan-20" }
+ * ```
+ */
+export function targetOf(property: string): Target {
+  const target = parseTarget(property);
+  if (target) return target;
+  throw new Refusal(
+    `${PROPERTY}=${describeValue(property)} is not NETWORK or NETWORK:PORTGROUP ` +
+      "(each 1-64 characters of A-Z a-z 0-9 _ . -); fix the vNIC profile's custom property",
+  );
+}
+
+/**
+ * Runs the hook: redirects the vNIC in `request.xml` to the network and
+ * portgroup that `extnet_pg` names, or leaves it alone when the property is
+ * absent or the vNIC has no network. Throws {@linkcode Refusal} when the vNIC
+ * cannot be put where it asks to go.
+ *
+ * At `before_device_migrate_destination` VDSM ignores the hook's output, so
+ * the hook only checks that the target network and portgroup exist here.
+ *
+ * @example
+ * ```ts
+ * import { runHook } from "./hook.ts";
+ * const result = await runHook({
+ *   point: "before_device_create",
+ *   property: "default",
+ *   xml: '<interface type="bridge"><source bridge="ovirtmgmt"/></interface>',
+ * });
+ * result.xml; // '<interface type="network"><source network="default"/></interface>'
+ * ```
+ */
+export async function runHook(request: HookRequest): Promise<HookResult> {
+  if (request.property === undefined) return {};
+  const target = targetOf(request.property);
+  const vnic = readInterface(request.xml);
+  if (vnic.unplugged) {
+    return { message: `${vnic.label} has no network (unplugged); left as it is` };
+  }
+  if (request.providerType !== undefined) {
+    throw new Refusal(
+      `${vnic.label} is on an external-provider network (provider_type=` +
+        `${describeValue(request.providerType)}, e.g. OVN), which ${PROPERTY} cannot redirect; ` +
+        `remove ${PROPERTY} from its vNIC profile or use a profile on an oVirt network`,
+    );
+  }
+  const network = request.lookupNetwork && await request.lookupNetwork(target.network);
+  const placement = network && placeOnNetwork(network, target);
+  const where = `network ${formatTarget(target)}` +
+    (network
+      ? ` (${network.kind}${placement?.vlan ? `, VLAN ${vlanText(placement.vlan)}` : ""})`
+      : "");
+  if (request.point === "before_device_migrate_destination") {
+    return { message: `${vnic.label}: ${where} is ready on this host` };
+  }
+  const xml = rewriteInterface(vnic, target, {
+    portId: await portId(vnic),
+    openvswitch: placement?.openvswitch ? { vlan: placement.vlan } : undefined,
+  });
+  return {
+    xml: xml === request.xml ? undefined : xml,
+    message: `${vnic.label} -> ${where}`,
+  };
+}
+
+function vlanText(vlan: { trunk: boolean; tags: { id: number }[] }): string {
+  return (vlan.trunk ? "trunk " : "") + vlan.tags.map((tag) => tag.id).join(",");
+}

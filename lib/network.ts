@@ -1,0 +1,204 @@
+/**
+ * What the hook needs to know about a libvirt network: whether it is active,
+ * what backs it, its portgroups and their VLANs. Read from the output of
+ * `virsh net-info NAME; net-dumpxml NAME`.
+ *
+ * @module
+ */
+
+import type { Target } from "./property.ts";
+import { Refusal } from "./refusal.ts";
+import { attribute, parseXml, type XmlElement } from "./xml.ts";
+
+/** A VLAN setting of a libvirt network or portgroup (`<vlan>`). */
+export interface Vlan {
+  /** Whether the port is a trunk (`trunk="yes"`). */
+  trunk: boolean;
+  /** The tags, in order. */
+  tags: { id: number; nativeMode?: string }[];
+}
+
+/** A `<portgroup>` of a libvirt network. */
+export interface Portgroup {
+  /** The portgroup's name. */
+  name: string;
+  /** Whether libvirt applies it to interfaces that name no portgroup. */
+  isDefault: boolean;
+  /** Whether it sets `<virtualport type="openvswitch">`. */
+  openvswitch: boolean;
+  /** Its VLAN, if it sets one. */
+  vlan?: Vlan;
+}
+
+/** What backs a libvirt network, as an admin would name it. */
+export type NetworkKind =
+  | "Open vSwitch"
+  | "Linux bridge"
+  | "NAT"
+  | "routed"
+  | "isolated"
+  | "open"
+  | "macvtap"
+  | "SR-IOV pool";
+
+/** A libvirt network as `virsh net-info` and `net-dumpxml` describe it. */
+export interface Network {
+  /** The network's name. */
+  name: string;
+  /** Whether the network is running (`Active: yes`). */
+  active: boolean;
+  /** Whether libvirt starts it at boot (`Autostart: yes`). */
+  autostart: boolean;
+  /** What backs the network. */
+  kind: NetworkKind;
+  /** Whether `<virtualport type="openvswitch">` is set at network level. */
+  openvswitch: boolean;
+  /** The network-level VLAN, if any. */
+  vlan?: Vlan;
+  /** The portgroups in definition order. */
+  portgroups: Portgroup[];
+}
+
+/** Where a vNIC lands on a network: what the hook has to add to its interface. */
+export interface Placement {
+  /** Whether the port is an Open vSwitch port (network- or portgroup-level virtualport). */
+  openvswitch: boolean;
+  /** The VLAN libvirt would give the port (portgroup's, else the network's). */
+  vlan?: Vlan;
+  /** The portgroup that applies, named or default. */
+  portgroup?: Portgroup;
+}
+
+/**
+ * Parses the output of `virsh net-info NAME; net-dumpxml NAME`: the `Key: value`
+ * lines of net-info, then the network's XML. Throws {@linkcode Refusal} when the
+ * output is not of that form.
+ *
+ * @example
+ * ```ts
+ * import { parseNetworkReport } from "./network.ts";
+ * const network = parseNetworkReport(
+ *   "Name: default\nActive: yes\nAutostart: yes\n\n" +
+ *     "<network><name>default</name><forward mode='nat'/></network>\n",
+ * );
+ * network.kind; // "NAT"
+ * ```
+ */
+export function parseNetworkReport(output: string): Network {
+  const xmlStart = output.indexOf("<network");
+  if (xmlStart < 0) throw new Refusal("virsh printed no network XML; cannot check the network");
+  const info = new Map<string, string>();
+  for (const line of output.slice(0, xmlStart).split("\n")) {
+    const match = /^([A-Za-z ]+):\s*(.*?)\s*$/.exec(line);
+    if (match) info.set(match[1], match[2]);
+  }
+  let root: XmlElement;
+  try {
+    root = parseXml(output.slice(xmlStart).trim()).root;
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new Refusal(`virsh printed network XML that is not well-formed: ${error.message}`);
+  }
+  const child = (element: XmlElement, name: string) =>
+    element.children.find((c) => c.name === name);
+  const isOpenvswitch = (element: XmlElement) =>
+    element.children.some((c) =>
+      c.name === "virtualport" && attribute(c, "type") === "openvswitch"
+    );
+  const portgroups = root.children.filter((c) => c.name === "portgroup").map((portgroup) => ({
+    name: attribute(portgroup, "name") ?? "",
+    isDefault: attribute(portgroup, "default") === "yes",
+    openvswitch: isOpenvswitch(portgroup),
+    vlan: readVlan(child(portgroup, "vlan")),
+  }));
+  const name = info.get("Name");
+  if (name === undefined) {
+    throw new Refusal("virsh printed no network name; cannot check the network");
+  }
+  return {
+    name,
+    active: info.get("Active") === "yes",
+    autostart: info.get("Autostart") === "yes",
+    kind: networkKind(root, isOpenvswitch(root) || portgroups.some((p) => p.openvswitch)),
+    openvswitch: isOpenvswitch(root),
+    vlan: readVlan(child(root, "vlan")),
+    portgroups,
+  };
+}
+
+function readVlan(vlan: XmlElement | undefined): Vlan | undefined {
+  if (!vlan) return undefined;
+  return {
+    trunk: attribute(vlan, "trunk") === "yes",
+    tags: vlan.children.filter((c) => c.name === "tag").map((tag) => {
+      const nativeMode = attribute(tag, "nativeMode");
+      const id = Number(attribute(tag, "id"));
+      return nativeMode === undefined ? { id } : { id, nativeMode };
+    }),
+  };
+}
+
+function networkKind(root: XmlElement, openvswitch: boolean): NetworkKind {
+  const forward = root.children.find((c) => c.name === "forward");
+  const mode = forward ? attribute(forward, "mode") ?? "nat" : undefined;
+  switch (mode) {
+    case undefined:
+      return "isolated";
+    case "nat":
+      return "NAT";
+    case "route":
+      return "routed";
+    case "open":
+      return "open";
+    case "hostdev":
+      return "SR-IOV pool";
+    case "bridge":
+      if (openvswitch) return "Open vSwitch";
+      return root.children.some((c) => c.name === "bridge") ? "Linux bridge" : "macvtap";
+    default:
+      return "macvtap";
+  }
+}
+
+/**
+ * Checks that `target` can be reached on `network` and tells what the vNIC's
+ * interface must carry there. Throws {@linkcode Refusal} when the network is not
+ * active or the portgroup does not exist: libvirt would fail, or worse, silently
+ * ignore an unknown portgroup and leave an Open vSwitch port untagged.
+ *
+ * @example
+ * ```ts
+ * import { placeOnNetwork } from "./network.ts";
+ * const network = {
+ *   name: "ovs-net", active: true, autostart: true, kind: "Open vSwitch" as const,
+ *   openvswitch: true, portgroups: [
+ *     { name: "vlan-20", isDefault: false, openvswitch: false, vlan: { trunk: false, tags: [{ id: 20 }] } },
+ *   ],
+ * };
+ * placeOnNetwork(network, { network: "ovs-net", portgroup: "vlan-20" }).vlan; // { trunk: false, tags: [{ id: 20 }] }
+ * ```
+ */
+export function placeOnNetwork(network: Network, target: Target): Placement {
+  if (!network.active) {
+    throw new Refusal(
+      `libvirt network '${network.name}' is not active; start it with ` +
+        `'virsh net-start ${network.name}' and make it start at boot with ` +
+        `'virsh net-autostart ${network.name}'`,
+    );
+  }
+  const portgroup = target.portgroup === undefined
+    ? network.portgroups.find((p) => p.isDefault)
+    : network.portgroups.find((p) => p.name === target.portgroup);
+  if (target.portgroup !== undefined && !portgroup) {
+    const known = network.portgroups.map((p) => p.name).join(", ") || "none";
+    throw new Refusal(
+      `libvirt network '${network.name}' has no portgroup '${target.portgroup}' ` +
+        `(it has: ${known}); fix extnet_pg on the vNIC profile or add the portgroup`,
+    );
+  }
+  return {
+    openvswitch: network.openvswitch || (portgroup?.openvswitch ?? false),
+    vlan: portgroup?.vlan ?? network.vlan,
+    portgroup,
+  };
+}
