@@ -37,6 +37,7 @@ export async function lookupNetwork(
 ): Promise<Network> {
   // The name is NETWORK from extnet_pg ([A-Za-z0-9_.-]); --network keeps a leading '-' a value.
   const commands = `net-info --network ${name}; net-dumpxml --network ${name}`;
+  const signal = AbortSignal.timeout(timeoutMs);
   let output: Deno.CommandOutput;
   try {
     output = await new Deno.Command("virsh", {
@@ -45,10 +46,16 @@ export async function lookupNetwork(
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      signal: AbortSignal.timeout(timeoutMs),
+      signal,
     }).output();
   } catch (error) {
-    throw new Refusal(`cannot check libvirt network '${name}': ${spawnFailure(error, timeoutMs)}`);
+    throw new Refusal(`cannot check libvirt network '${name}': ${spawnFailure(error)}`);
+  }
+  if (signal.aborted) {
+    throw new Refusal(
+      `cannot check libvirt network '${name}': virsh did not answer within ` +
+        `${timeoutMs / 1000} s (is libvirtd running?)`,
+    );
   }
   const stderr = new TextDecoder().decode(output.stderr);
   if (!output.success) {
@@ -69,15 +76,12 @@ export async function lookupNetwork(
   return parseNetworkReport(new TextDecoder().decode(output.stdout));
 }
 
-function spawnFailure(error: unknown, timeoutMs: number): string {
+function spawnFailure(error: unknown): string {
   if (error instanceof Deno.errors.NotFound) {
     return "virsh is not installed (install libvirt-client)";
   }
   if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
     return "the hook may not run virsh (start it with --allow-run=virsh)";
-  }
-  if (error instanceof DOMException && error.name === "TimeoutError") {
-    return `virsh did not answer within ${timeoutMs / 1000} s (is libvirtd running?)`;
   }
   return String(error);
 }

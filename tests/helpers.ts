@@ -1,0 +1,79 @@
+/**
+ * Shared test fixtures: the corpus of real `<interface>` inputs, recorded virsh
+ * outputs, and the checks every rewrite must pass.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type Network, parseNetworkReport } from "../lib/network.ts";
+import type { Target } from "../lib/property.ts";
+import { Refusal } from "../lib/refusal.ts";
+import { attribute, parseXml, type XmlElement } from "../lib/xml.ts";
+
+/** The checkout's root directory. */
+export const ROOT = new URL("../", import.meta.url).pathname;
+
+/** The test-driver node file with the fixture networks (`ovs-net`, `br-net`, `default`, `off-net`). */
+export const TEST_NETWORKS_URI = `test://${ROOT}tests/fixtures/networks.xml`;
+
+/** Reads a corpus file (see tests/fixtures/corpus/INDEX.md). */
+export function corpus(name: string): string {
+  return Deno.readTextFileSync(`${ROOT}tests/fixtures/corpus/${name}`);
+}
+
+/** A network as recorded from `virsh net-info NAME; net-dumpxml NAME`. */
+export function recordedNetwork(name: string): Network {
+  return parseNetworkReport(Deno.readTextFileSync(`${ROOT}tests/fixtures/virsh/${name}.txt`));
+}
+
+/** Looks networks up among the recorded ones; an unknown name fails as virsh reports it. */
+export function recordedLookup(name: string): Promise<Network> {
+  try {
+    return Promise.resolve(recordedNetwork(name));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    return Promise.reject(new Refusal(`libvirt network '${name}' does not exist on this host`));
+  }
+}
+
+/**
+ * Asserts the invariants of a rewrite (tests/fixtures/corpus/INDEX.md): the
+ * interface is `type="network"` with one `<source>` naming the target, every
+ * byte outside the interface start tag and the `<source>` element is as it
+ * was (apart from `added`, inserted right after the source), and the XML
+ * declaration is kept.
+ */
+export function assertRewritten(input: string, output: string, target: Target, added = ""): void {
+  const before = parseXml(input).root;
+  const after = parseXml(output).root;
+  assert.equal(after.name, "interface");
+  assert.equal(attribute(after, "type"), "network");
+  const sources = after.children.filter((child) => child.name === "source");
+  assert.equal(sources.length, 1, "exactly one <source>");
+  const [source] = sources;
+  assert.equal(attribute(source, "network"), target.network);
+  assert.equal(attribute(source, "portgroup"), target.portgroup);
+  assert.equal(attribute(source, "bridge"), undefined);
+  assert.equal(attribute(source, "portid"), undefined);
+  const oldSource = sourceOf(before);
+  assert.equal(
+    output.slice(0, after.start),
+    input.slice(0, before.start),
+    "text before <interface>",
+  );
+  assert.equal(
+    output.slice(after.startTagEnd, source.start),
+    input.slice(before.startTagEnd, oldSource.start),
+    "text between the <interface> start tag and <source>",
+  );
+  assert.equal(
+    output.slice(source.end),
+    added + input.slice(oldSource.end),
+    "text after <source>",
+  );
+}
+
+function sourceOf(root: XmlElement): XmlElement {
+  return root.children.find((child) => child.name === "source")!;
+}

@@ -1,0 +1,250 @@
+/**
+ * The hook run as a process the way VDSM runs it: through a link in a hook
+ * point directory, from cwd `/`, stdin `/dev/null`, the device XML in a 0600
+ * temp file named by `_hook_domxml`, and (as root) as an unprivileged user
+ * with no network.
+ */
+
+import assert from "node:assert/strict";
+import { HOOK_POINTS } from "../lib/hook.ts";
+import { assertRewritten, corpus, ROOT, TEST_NETWORKS_URI } from "./helpers.ts";
+
+const IS_ROOT = Deno.uid() === 0;
+const NOBODY = 65534;
+const DENO_DIR = Deno.execPath().replace(/\/[^/]+$/, "");
+const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+interface HookRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  xml: string;
+  leftovers: string[];
+}
+
+/** Installs links to main.ts in a temp hooks tree and returns the tree and a scratch dir. */
+function hooksTree(): { hooks: string; scratch: string } {
+  const base = Deno.makeTempDirSync({ prefix: "network-nat-test-" });
+  Deno.chmodSync(base, 0o755);
+  for (const point of HOOK_POINTS) {
+    Deno.mkdirSync(`${base}/hooks/${point}`, { recursive: true });
+    Deno.symlinkSync(`${ROOT}main.ts`, `${base}/hooks/${point}/50_network_nat`);
+  }
+  const scratch = `${base}/tmp`;
+  Deno.mkdirSync(scratch);
+  Deno.mkdirSync(`${base}/home`);
+  if (IS_ROOT) {
+    Deno.chownSync(scratch, NOBODY, NOBODY);
+    Deno.chownSync(`${base}/home`, NOBODY, NOBODY);
+  }
+  return { hooks: `${base}/hooks`, scratch };
+}
+
+const tree = hooksTree();
+
+/** Runs the installed hook of `point` on `xml` with `env` added to VDSM's environment. */
+async function runInstalledHook(
+  point: string,
+  xml: string,
+  env: Record<string, string>,
+  options: { path?: string; command?: string[] } = {},
+): Promise<HookRun> {
+  const file = Deno.makeTempFileSync({ dir: tree.scratch, prefix: "hook_domxml-" });
+  Deno.writeTextFileSync(file, xml);
+  Deno.chmodSync(file, 0o600);
+  if (IS_ROOT) Deno.chownSync(file, NOBODY, NOBODY);
+  const script = `${tree.hooks}/${point}/50_network_nat`;
+  const drop = IS_ROOT
+    ? [
+      "/usr/bin/unshare",
+      "--net",
+      "/usr/bin/setpriv",
+      `--reuid=${NOBODY}`,
+      `--regid=${NOBODY}`,
+      "--clear-groups",
+      "--",
+    ]
+    : [];
+  const [command, ...args] = [...drop, ...(options.command ?? [script])];
+  const output = await new Deno.Command(command, {
+    args,
+    cwd: "/",
+    stdin: "null",
+    clearEnv: true,
+    env: {
+      PATH: options.path ?? `${SYSTEM_PATH}:${DENO_DIR}`,
+      HOME: `${tree.scratch}/../home`,
+      TMPDIR: tree.scratch,
+      LIBVIRT_DEFAULT_URI: TEST_NETWORKS_URI,
+      _hook_domxml: file,
+      vmId: "a1b2c3d4-0000-4000-8000-000000000001",
+      ...env,
+    },
+  }).output();
+  const result = {
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+    xml: Deno.readTextFileSync(file),
+    leftovers: [...Deno.readDirSync(tree.scratch)].map((e) => e.name)
+      .filter((name) => !name.startsWith("hook_domxml-")),
+  };
+  assert.equal(Deno.statSync(file).mode! & 0o777, 0o600, "the file keeps mode 0600");
+  Deno.removeSync(file);
+  return result;
+}
+
+function assertRefused(run: HookRun, input: string, reason: RegExp): void {
+  assert.equal(run.code, 2, run.stderr);
+  assert.equal(run.stdout, "");
+  assert.match(run.stderr, /^network-nat: [\x20-\x7e]+\n$/, "exactly one ASCII line");
+  assert.match(run.stderr, reason);
+  assert.equal(run.xml, input, "the file is untouched");
+}
+
+Deno.test("without extnet_pg exits 0 at once, the file untouched, even with no deno on PATH", async () => {
+  const input = corpus("gen-hookinput-device-create-no-property.xml");
+  for (const point of HOOK_POINTS) {
+    const run = await runInstalledHook(point, input, { foo: "bar" }, { path: "/nonexistent" });
+    assert.deepEqual([run.code, run.stdout, run.stderr, run.xml], [0, "", "", input]);
+  }
+});
+
+Deno.test("redirects a vNIC at VM start, hot-plug and update through the hook links", async () => {
+  const cases: [string, string][] = [
+    ["before_device_create", "gen-hookinput-device-create-extnet-queues-qos.xml"],
+    ["before_nic_hotplug", "gen-hookinput-nic-hotplug.xml"],
+    ["before_update_device", "gen-hookinput-update-device-started-here.xml"],
+  ];
+  for (const [point, file] of cases) {
+    const input = corpus(file);
+    const run = await runInstalledHook(point, input, {
+      extnet_pg: "br-net:vlan-20",
+      foo: "bar",
+      queues: "4",
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, "");
+    assert.match(
+      run.stderr,
+      /^network-nat: vNIC 56:6f:1a:2b:00:0\d -> network br-net:vlan-20 \(Linux bridge\)\n$/,
+    );
+    assertRewritten(input, run.xml, { network: "br-net", portgroup: "vlan-20" });
+    assert.deepEqual(run.leftovers, [], "no temp file left behind");
+  }
+});
+
+Deno.test("adds the Open vSwitch port id and VLAN when the target network is Open vSwitch", async () => {
+  const input = corpus("gen-hookinput-nic-hotplug.xml").replace(/<filterref[^>]*>/, "");
+  const run = await runInstalledHook("before_nic_hotplug", input, { extnet_pg: "ovs-net:vlan-20" });
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(
+    run.xml,
+    /<source network="ovs-net" portgroup="vlan-20" \/><vlan><tag id="20"\/><\/vlan><virtualport type="openvswitch"><parameters interfaceid="44444444-4444-4444-8444-444444444444"\/><\/virtualport>/,
+  );
+});
+
+Deno.test("refuses with exit 2 and one line, leaving the file untouched", async () => {
+  const hotplug = corpus("gen-hookinput-nic-hotplug.xml");
+  const cases: [string, string, Record<string, string>, RegExp][] = [
+    ["before_device_create", hotplug, { extnet_pg: "ovs-net:vlan-2" }, /no portgroup 'vlan-2'/],
+    [
+      "before_nic_hotplug",
+      hotplug,
+      { extnet_pg: "nosuch-net" },
+      /'nosuch-net' does not exist on this host/,
+    ],
+    ["before_device_create", hotplug, { extnet_pg: "ovs-net:vlan-20" }, /network filter/],
+    [
+      "before_device_create",
+      hotplug,
+      { extnet_pg: "a:b:c" },
+      /is not NETWORK or NETWORK:PORTGROUP/,
+    ],
+    ["before_device_create", hotplug, { extnet_pg: "" }, /extnet_pg="" is not/],
+    [
+      "before_device_create",
+      corpus("vdsm-sriov-hostdev-basic.xml"),
+      { extnet_pg: "br-net" },
+      /hostdev/,
+    ],
+    ["before_device_create", "<interface", { extnet_pg: "br-net" }, /not well-formed/],
+    [
+      "before_device_create",
+      hotplug,
+      { extnet_pg: "br-net", provider_type: "EXTERNAL_NETWORK" },
+      /provider/,
+    ],
+    [
+      "before_device_migrate_destination",
+      corpus("gen-hookinput-device-migrate-destination.xml"),
+      { extnet_pg: "ovs-net:vlan-30" },
+      /no portgroup 'vlan-30'/,
+    ],
+  ];
+  for (const [point, input, env, reason] of cases) {
+    assertRefused(await runInstalledHook(point, input, env), input, reason);
+  }
+});
+
+Deno.test("refuses a device file that is not UTF-8", async () => {
+  const input = "<interface type='bridge'><source bridge='\xe9'/></interface>";
+  const file = Deno.makeTempFileSync({ dir: tree.scratch, prefix: "hook_domxml-" });
+  try {
+    Deno.writeFileSync(file, Uint8Array.from(input, (c) => c.charCodeAt(0)));
+    const output = await new Deno.Command(`${tree.hooks}/before_device_create/50_network_nat`, {
+      cwd: "/",
+      stdin: "null",
+      env: { _hook_domxml: file, extnet_pg: "br-net", LIBVIRT_DEFAULT_URI: TEST_NETWORKS_URI },
+    }).output();
+    assert.equal(output.code, 2);
+    assert.match(new TextDecoder().decode(output.stderr), /^network-nat: .* is not valid UTF-8\n$/);
+  } finally {
+    Deno.removeSync(file);
+  }
+});
+
+Deno.test("at the migration destination checks the network and leaves the file as it is", async () => {
+  const input = corpus("gen-hookinput-device-migrate-destination.xml");
+  const run = await runInstalledHook("before_device_migrate_destination", input, {
+    extnet_pg: "ovs-net:vlan-20",
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.xml, input);
+  assert.match(run.stderr, /is ready on this host/);
+});
+
+Deno.test("says clearly when deno is not on VDSM's PATH", async () => {
+  const input = corpus("gen-hookinput-nic-hotplug.xml");
+  const run = await runInstalledHook("before_nic_hotplug", input, { extnet_pg: "br-net" }, {
+    path: "/nonexistent",
+  });
+  assertRefused(run, input, /deno is not on PATH \(\/nonexistent\); install Deno 2/);
+});
+
+Deno.test("gives up on a virsh that hangs, with a clear line", async () => {
+  const fake = `${tree.scratch}/../fake-bin`;
+  Deno.mkdirSync(fake, { recursive: true });
+  Deno.writeTextFileSync(`${fake}/virsh`, "#!/bin/sh\nexec sleep 60\n", { mode: 0o755 });
+  const input = corpus("gen-hookinput-nic-hotplug.xml");
+  const started = Date.now();
+  const run = await runInstalledHook("before_nic_hotplug", input, { extnet_pg: "br-net" }, {
+    path: `${fake}:${SYSTEM_PATH}:${DENO_DIR}`,
+  });
+  assertRefused(run, input, /virsh did not answer within 5 s \(is libvirtd running\?\)/);
+  assert.ok(Date.now() - started < 15000);
+});
+
+Deno.test("runs as 'deno run' with explicit permissions, and says which one is missing", async () => {
+  const input = corpus("gen-hookinput-nic-hotplug.xml");
+  const deno = ["deno", "run", "--allow-env", "--allow-read", "--allow-write"];
+  const ok = await runInstalledHook("", input, { extnet_pg: "br-net" }, {
+    command: [...deno, "--allow-run=virsh", `${ROOT}main.ts`],
+  });
+  assert.equal(ok.code, 0, ok.stderr);
+  assertRewritten(input, ok.xml, { network: "br-net" });
+  const noRun = await runInstalledHook("", input, { extnet_pg: "br-net" }, {
+    command: [...deno, "--no-prompt", `${ROOT}main.ts`],
+  });
+  assertRefused(noRun, input, /may not run virsh \(start it with --allow-run=virsh\)/);
+});
