@@ -28,7 +28,8 @@ export function readHookFile(path: string): string {
 /**
  * Replaces the hook file with `text` atomically: VDSM re-reads the file by name,
  * so it sees either the old content or the whole new one, never a truncated
- * file. The new file keeps the old one's permission bits.
+ * file. The new file keeps the old one's permission bits. No fsync: the file
+ * only lives as long as the VDSM call, which a host crash ends anyway.
  *
  * @example
  * ```ts ignore
@@ -50,7 +51,6 @@ export function replaceHookFile(path: string, text: string): void {
       for (let written = 0; written < bytes.length;) {
         written += file.writeSync(bytes.subarray(written));
       }
-      file.syncDataSync();
     } finally {
       file.close();
     }

@@ -91,6 +91,10 @@ const NAME_START_CHARS = ":A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\
   "\\uFDF0-\\uFFFD\\u{10000}-\\u{EFFFF}";
 const NAME_CHARS = NAME_START_CHARS + "\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040";
 const NAME = new RegExp(`[${NAME_START_CHARS}][${NAME_CHARS}]*`, "uy");
+// Compiling the full Unicode classes costs about a millisecond, on every hook run: device XML is
+// ASCII, so names and text are checked with ASCII classes first and the full ones only when needed.
+const ASCII_NAME = /[:A-Z_a-z][-.0-9:A-Z_a-z]*(?![-.0-9:A-Z_a-z]|[^\x00-\x7f])/y;
+const NOT_PRINTABLE_ASCII = /[^\t\n\r\x20-\x7e]/;
 const NOT_A_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 const SPACES = /[ \t\r\n]*/y;
 const REFERENCE = /&(?:#([0-9]+)|#x([0-9a-fA-F]+)|([^;]*));/y;
@@ -130,6 +134,12 @@ export function attribute(element: XmlElement, name: string): string | undefined
   return element.attributes.find((a) => a.name === name)?.value;
 }
 
+// The XML Name at `pos` of `text`, if one starts there.
+function matchName(text: string, pos: number): string | undefined {
+  ASCII_NAME.lastIndex = NAME.lastIndex = pos;
+  return (ASCII_NAME.exec(text) ?? NAME.exec(text))?.[0];
+}
+
 // A cursor over the text; the only class here, because the parser's state is a position.
 class Parser {
   #text: string;
@@ -141,7 +151,7 @@ class Parser {
 
   document(): XmlDocument {
     const text = this.#text;
-    const bad = NOT_A_CHAR.exec(text);
+    const bad = NOT_PRINTABLE_ASCII.test(text) ? NOT_A_CHAR.exec(text) : null;
     if (bad) {
       const code = bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
       this.#fail(`character U+${code} is not allowed in XML`, bad.index);
@@ -182,11 +192,10 @@ class Parser {
   }
 
   #name(what: string): string {
-    NAME.lastIndex = this.#pos;
-    const match = NAME.exec(this.#text);
-    if (!match) this.#fail(`expected ${what}`);
-    this.#pos = NAME.lastIndex;
-    return match[0];
+    const name = matchName(this.#text, this.#pos);
+    if (name === undefined) this.#fail(`expected ${what}`);
+    this.#pos += name.length;
+    return name;
   }
 
   #expect(literal: string, what = `'${literal}'`): void {
@@ -362,9 +371,7 @@ class Parser {
     if (!match) this.#fail("'&' that does not start a reference", offset + at);
     const [, decimal, hex, entity] = match;
     if (entity !== undefined) {
-      NAME.lastIndex = 0;
-      const named = NAME.exec(entity);
-      if (!named || named[0] !== entity) this.#fail("malformed entity reference", offset + at);
+      if (matchName(entity, 0) !== entity) this.#fail("malformed entity reference", offset + at);
       const value = PREDEFINED_ENTITIES[entity];
       if (value === undefined) this.#fail(`undefined entity '&${entity};'`, offset + at);
       return value;

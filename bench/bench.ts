@@ -1,0 +1,122 @@
+/**
+ * Whole-process latency of the hook, as ratios against references measured
+ * side by side in the same run (these machines are noisy: absolute times mean
+ * little). Every command is run through the same spawn harness, round-robin,
+ * and compared by median.
+ *
+ *   deno task bench [--rounds N]
+ *
+ * Targets: the no-property path at most 2x `/bin/true`; a full rewrite at most
+ * 1.30x a bare Deno script that reads one variable; the libvirt lookup at most
+ * one virsh start-up more than the rewrite alone. The hook always asks libvirt,
+ * so "the rewrite alone" is derived: the hook with a stub virsh that prints a
+ * recorded answer, less what spawning that stub costs a bare Deno script.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { HOOK_POINTS } from "../lib/hook.ts";
+
+const { values } = parseArgs({ options: { rounds: { type: "string", default: "40" } } });
+const rounds = Number(values.rounds);
+const root = new URL("../", import.meta.url).pathname;
+const work = Deno.makeTempDirSync({ prefix: "network-nat-bench-" });
+const networks = `test://${root}tests/fixtures/networks.xml`;
+const recorded = `${root}tests/fixtures/virsh/br-net.txt`;
+const sample = Deno.readTextFileSync(`${root}tests/fixtures/corpus/gen-hookinput-nic-hotplug.xml`);
+
+// A hooks tree as install.ts makes it, a bare Deno script, and a virsh that only prints a
+// recorded answer (so "rewrite alone" still runs the hook's real code path, minus libvirt).
+const hook = `${work}/hooks/${HOOK_POINTS[1]}/50_network_nat`;
+Deno.mkdirSync(`${work}/hooks/${HOOK_POINTS[1]}`, { recursive: true });
+Deno.symlinkSync(`${root}main.ts`, hook);
+Deno.writeTextFileSync(`${work}/bare.ts`, 'Deno.env.get("extnet_pg");\n');
+Deno.mkdirSync(`${work}/recorded-bin`);
+Deno.writeTextFileSync(`${work}/recorded-bin/virsh`, `#!/bin/sh\nexec cat '${recorded}'\n`, {
+  mode: 0o755,
+});
+const domxml = `${work}/domxml.xml`;
+
+interface Case {
+  name: string;
+  command: string[];
+  env?: Record<string, string>;
+}
+
+const path = Deno.env.get("PATH") ?? "/usr/bin:/bin";
+const deno = Deno.execPath();
+const stubPath = `${work}/recorded-bin:${path}`;
+Deno.writeTextFileSync(
+  `${work}/spawn.ts`,
+  'await new Deno.Command("virsh", { stdout: "piped", stderr: "piped" }).output();\n',
+);
+const cases: Case[] = [
+  { name: "/bin/true", command: ["/bin/true"] },
+  { name: "hook, no extnet_pg", command: [hook] },
+  { name: "bare deno script", command: [deno, "run", "-q", "--allow-env", `${work}/bare.ts`] },
+  {
+    name: "bare deno, spawns stub",
+    command: [deno, "run", "-q", "--allow-run", `${work}/spawn.ts`],
+    env: { PATH: stubPath },
+  },
+  {
+    name: "hook, stub virsh",
+    command: [hook],
+    env: { extnet_pg: "br-net:vlan-20", PATH: stubPath },
+  },
+  { name: "hook, real virsh", command: [hook], env: { extnet_pg: "br-net:vlan-20" } },
+  {
+    name: "virsh alone",
+    command: ["virsh", "-r", "-c", networks, "net-info br-net; net-dumpxml br-net"],
+  },
+];
+
+async function timeOnce(item: Case): Promise<number> {
+  Deno.writeTextFileSync(domxml, sample);
+  const started = performance.now();
+  const { code, stderr } = await new Deno.Command(item.command[0], {
+    args: item.command.slice(1),
+    cwd: "/",
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { _hook_domxml: domxml, LIBVIRT_DEFAULT_URI: networks, ...item.env },
+  }).output();
+  const elapsed = performance.now() - started;
+  if (code !== 0) throw new Error(`${item.name} failed: ${new TextDecoder().decode(stderr)}`);
+  return elapsed;
+}
+
+const times = new Map(cases.map((item) => [item.name, [] as number[]]));
+for (const item of cases) await timeOnce(item); // warm caches (Deno's transpile cache among them)
+for (let round = 0; round < rounds; round++) {
+  for (const item of cases) times.get(item.name)!.push(await timeOnce(item));
+}
+Deno.removeSync(work, { recursive: true });
+
+const median = (name: string) => {
+  const sorted = [...times.get(name)!].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+for (const item of cases) {
+  console.log(`${item.name.padEnd(24)} median ${median(item.name).toFixed(1).padStart(7)} ms`);
+}
+// The rewrite alone: the hook with a stub virsh, less what spawning that stub costs a bare script.
+const bare = median("bare deno script");
+const rewriteAlone = median("hook, stub virsh") - (median("bare deno, spawns stub") - bare);
+const lookup = median("hook, real virsh") - rewriteAlone;
+console.log(
+  `${"rewrite alone (derived)".padEnd(24)} median ${rewriteAlone.toFixed(1).padStart(7)} ms`,
+);
+console.log(`${"libvirt lookup (derived)".padEnd(24)} median ${lookup.toFixed(1).padStart(7)} ms`);
+const checks: [string, number, number][] = [
+  ["no extnet_pg / /bin/true", median("hook, no extnet_pg") / median("/bin/true"), 2],
+  ["rewrite alone / bare deno script", rewriteAlone / bare, 1.3],
+  ["libvirt lookup / virsh alone", lookup / median("virsh alone"), 1],
+];
+console.log(`\n${rounds} rounds, ratios of medians (target):`);
+for (const [name, ratio, target] of checks) {
+  const verdict = ratio <= target ? "ok" : "OVER TARGET";
+  console.log(`${name.padEnd(48)} ${ratio.toFixed(2)}x (<= ${target}x) ${verdict}`);
+}
