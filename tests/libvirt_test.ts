@@ -1,0 +1,308 @@
+/**
+ * The hook's real output against a real libvirtd with Open vSwitch (Debian's
+ * packages, tests/libvirt/packages.txt), inside the private namespaces of
+ * tests/libvirt/sandbox.sh: where a vNIC lands, which VLAN its port really
+ * carries, and what the hook refuses before libvirt would go wrong.
+ *
+ * Needs root and the packages; skipped without them, except under CI
+ * (CI=true), where it must run.
+ */
+
+import assert from "node:assert/strict";
+import { HOOK_POINTS } from "../lib/hook.ts";
+import { corpus, ROOT } from "./helpers.ts";
+
+const NOBODY = 65534;
+const SANDBOX = `${ROOT}tests/libvirt/sandbox.sh`;
+const NEEDED = [
+  "unshare",
+  "nsenter",
+  "setpriv",
+  "libvirtd",
+  "virsh",
+  "ovs-vswitchd",
+  "qemu-system-x86_64",
+];
+
+function whyNot(): string | undefined {
+  if (Deno.uid() !== 0) return "needs root";
+  const path = `${Deno.env.get("PATH") ?? ""}:/usr/sbin:/sbin`.split(":");
+  const missing = NEEDED.filter((bin) =>
+    !path.some((dir) => {
+      try {
+        return Deno.statSync(`${dir}/${bin}`).isFile;
+      } catch {
+        return false;
+      }
+    })
+  );
+  return missing.length ? `needs ${missing.join(", ")} (tests/libvirt/packages.txt)` : undefined;
+}
+
+const unavailable = whyNot();
+const ignore = unavailable !== undefined && Deno.env.get("CI") !== "true";
+const suffix = ignore ? ` (skipped: ${unavailable})` : "";
+const options = { ignore, sanitizeOps: false, sanitizeResources: false };
+
+/** The running sandbox: its namespace's first process, and a scratch tree for the hook. */
+interface Sandbox {
+  process: Deno.ChildProcess;
+  pid: number;
+  work: string;
+}
+
+let sandbox: Promise<Sandbox> | undefined;
+
+function startSandbox(): Promise<Sandbox> {
+  if (unavailable) throw new Error(`the libvirt sandbox cannot run here: ${unavailable}`);
+  return sandbox ??= (async () => {
+    const work = Deno.makeTempDirSync({ prefix: "network-nat-libvirt-" });
+    Deno.chmodSync(work, 0o755);
+    for (const point of HOOK_POINTS) {
+      Deno.mkdirSync(`${work}/hooks/${point}`, { recursive: true });
+      Deno.symlinkSync(`${ROOT}main.ts`, `${work}/hooks/${point}/50_network_nat`);
+    }
+    for (const dir of ["home", "tmp"]) {
+      Deno.mkdirSync(`${work}/${dir}`);
+      Deno.chownSync(`${work}/${dir}`, NOBODY, NOBODY);
+    }
+    // The sandbox lives until its standard input closes: at the last test, or when this process ends.
+    const process = new Deno.Command(SANDBOX, {
+      args: ["sh", "-c", "echo ready; exec cat >/dev/null"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const { value } = await reader.read();
+    if (!value?.startsWith("ready")) throw new Error(`the sandbox did not start: ${value}`);
+    await reader.cancel();
+    // sandbox.sh → unshare → the namespace's first process (Deno may read /proc only with -A).
+    const child = async (pid: number) => {
+      const { stdout } = await new Deno.Command("cat", {
+        args: [`/proc/${pid}/task/${pid}/children`],
+      }).output();
+      return Number(new TextDecoder().decode(stdout).trim().split(" ")[0]);
+    };
+    return { process, pid: await child(await child(process.pid)), work };
+  })();
+}
+
+/** Runs a command inside the sandbox as root; returns its output, failing on a non-zero exit. */
+async function inside(...command: string[]): Promise<string> {
+  const { code, stdout, stderr } = await insideRaw(command);
+  if (code !== 0) throw new Error(`${command.join(" ")} failed (${code}): ${stderr}`);
+  return stdout;
+}
+
+async function insideRaw(
+  command: string[],
+  env: Record<string, string> = {},
+  user?: number,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { pid } = await startSandbox();
+  const drop = user === undefined
+    ? []
+    : ["setpriv", `--reuid=${user}`, `--regid=${user}`, "--clear-groups", "--"];
+  const output = await new Deno.Command("nsenter", {
+    args: ["-t", String(pid), "-m", "-n", "-p", "-i", "-u", "--", ...drop, ...command],
+    cwd: "/",
+    stdin: "null",
+    clearEnv: true,
+    env: {
+      PATH: `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+      LIBVIRT_DEFAULT_URI: "qemu:///system",
+      ...env,
+    },
+  }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: text(output.stdout), stderr: text(output.stderr) };
+}
+
+/** Runs the installed hook of `point` as VDSM would (user nobody, cwd /) on `xml`. */
+async function hook(point: string, xml: string, extnetPg: string) {
+  const { work } = await startSandbox();
+  const file = Deno.makeTempFileSync({ dir: `${work}/tmp`, prefix: "hook_domxml-" });
+  Deno.writeTextFileSync(file, xml);
+  Deno.chownSync(file, NOBODY, NOBODY);
+  const run = await insideRaw(
+    [`${work}/hooks/${point}/50_network_nat`],
+    { HOME: `${work}/home`, _hook_domxml: file, extnet_pg: extnetPg, vmId: "test" },
+    NOBODY,
+  );
+  const result = { ...run, xml: Deno.readTextFileSync(file) };
+  Deno.removeSync(file);
+  return result;
+}
+
+/** The hook's output for a redirect it must accept. */
+async function hooked(point: string, xml: string, extnetPg: string): Promise<string> {
+  const run = await hook(point, xml, extnetPg);
+  assert.equal(run.code, 0, `${point} ${extnetPg}: ${run.stderr}`);
+  assert.match(run.stderr, /^network-nat: .* -> network /);
+  return run.xml;
+}
+
+/** Writes `text` to a file in the scratch tree and returns its path. */
+async function scratchFile(name: string, text: string): Promise<string> {
+  const { work } = await startSandbox();
+  Deno.writeTextFileSync(`${work}/${name}`, text);
+  return `${work}/${name}`;
+}
+
+const withoutDeclaration = (xml: string) => xml.replace(/^<\?xml[^>]*\?>\s*/, "");
+
+/** Defines and starts (paused) a VM whose devices include `interfaces`. */
+async function startVm(name: string, interfaces: string[]): Promise<void> {
+  const domain = Deno.readTextFileSync(`${ROOT}tests/libvirt/domain.xml`)
+    .replace("<name>sandbox-vm</name>", `<name>${name}</name>`)
+    .replace("<!-- @INTERFACES@ -->", interfaces.map(withoutDeclaration).join("\n"));
+  await inside("virsh", "-q", "define", await scratchFile(`${name}.xml`, domain));
+  await inside("virsh", "-q", "start", "--paused", name);
+}
+
+/** The tap device and the real Open vSwitch VLAN tag of the vNIC with `mac` in `vm`. */
+async function portOf(vm: string, mac: string): Promise<{ dev: string; tag: string }> {
+  const list = await inside("virsh", "-q", "domiflist", vm);
+  const line = list.split("\n").find((l) => l.includes(mac));
+  assert.ok(line, `${mac} is attached to ${vm}: ${list}`);
+  const dev = line.trim().split(/\s+/)[0];
+  return { dev, tag: (await inside("ovs-vsctl", "get", "port", dev, "tag")).trim() };
+}
+
+// Corpus vNICs as VDSM hands them to the hook. The Open vSwitch ones go through a profile
+// with "No Network Filter", so they carry no <filterref>.
+const noFilter = (xml: string) =>
+  xml.replace(/\s*<filterref[^>]*\/>/, "").replace(/\s*<filterref[^]*?<\/filterref>/, "");
+const START = noFilter(corpus("gen-hookinput-device-create-extnet-queues-qos.xml"));
+const UPDATE = noFilter(corpus("gen-hookinput-update-device-started-here.xml"));
+const HOTPLUG = noFilter(corpus("gen-hookinput-nic-hotplug.xml"));
+const VM = "extnet-vm";
+
+Deno.test(
+  `a VM started with the hook's output lands on its Open vSwitch VLAN${suffix}`,
+  options,
+  async () => {
+    await startVm(VM, [await hooked("before_device_create", START, "ovs-net:vlan-20")]);
+    assert.equal((await portOf(VM, "56:6f:1a:2b:00:01")).tag, "20");
+  },
+);
+
+Deno.test(`a hot-plugged vNIC lands on its Open vSwitch VLAN${suffix}`, options, async () => {
+  const xml = await hooked("before_nic_hotplug", HOTPLUG, "ovs-net:vlan-10");
+  await inside("virsh", "-q", "attach-device", VM, await scratchFile("hotplug.xml", xml), "--live");
+  assert.equal((await portOf(VM, "56:6f:1a:2b:00:04")).tag, "10");
+});
+
+Deno.test(
+  `live updates keep the vNIC on its port and follow a portgroup change${suffix}`,
+  options,
+  async () => {
+    const update = async (xml: string, extnetPg: string) => {
+      const hookedXml = await hooked("before_update_device", xml, extnetPg);
+      const file = await scratchFile("update.xml", hookedXml);
+      await inside("virsh", "-q", "update-device", VM, file, "--live");
+    };
+    const link = async () =>
+      (await inside("virsh", "-q", "domif-getlink", VM, "56:6f:1a:2b:00:01")).trim();
+    await update(UPDATE, "ovs-net:vlan-20"); // link down
+    assert.match(await link(), /down$/);
+    assert.equal((await portOf(VM, "56:6f:1a:2b:00:01")).tag, "20");
+    await update(UPDATE.replace('state="down"', 'state="up"'), "ovs-net:vlan-20");
+    assert.match(await link(), /up$/);
+    await update(UPDATE.replace('state="down"', 'state="up"'), "ovs-net:vlan-10");
+    assert.equal((await portOf(VM, "56:6f:1a:2b:00:01")).tag, "10");
+    const live = await inside("virsh", "-q", "dumpxml", VM);
+    assert.match(live, /portgroup='vlan-10'/);
+  },
+);
+
+Deno.test(
+  `without the hook, libvirt refuses VDSM's update on Open vSwitch${suffix}`,
+  options,
+  async () => {
+    const file = await scratchFile("unhooked.xml", UPDATE);
+    const run = await insideRaw(["virsh", "-q", "update-device", VM, file, "--live"]);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /unable to change config on 'bridge' network type/);
+  },
+);
+
+Deno.test(
+  `vNICs land on Linux-bridge and NAT networks with their network filter${suffix}`,
+  options,
+  async () => {
+    const exact = corpus("vdsm-hookinput-device-create-exact.xml");
+    const bridged = await hooked("before_device_create", exact, "br-net:vlan-20");
+    const natted = await hooked(
+      "before_device_create",
+      exact.replace("00:1a:4a:16:01:12", "00:1a:4a:16:01:13").replace('slot="0x03"', 'slot="0x04"'),
+      "default",
+    );
+    assert.doesNotMatch(bridged + natted, /<virtualport|<vlan/);
+    await startVm("plain-vm", [bridged, natted]);
+    const list = await inside("virsh", "-q", "domiflist", "plain-vm");
+    assert.match(list, /bridge\s+br-net\s+virtio\s+00:1a:4a:16:01:12/);
+    assert.match(list, /network\s+default\s+virtio\s+00:1a:4a:16:01:13/);
+    const live = await inside("virsh", "-q", "dumpxml", "plain-vm");
+    assert.equal(live.match(/<filterref filter='vdsm-no-mac-spoofing'/g)?.length, 2);
+  },
+);
+
+Deno.test(
+  `the hook refuses, with its own message, what libvirt would get wrong${suffix}`,
+  options,
+  async () => {
+    const cases: [string, string, string, RegExp][] = [
+      [
+        "before_device_create",
+        HOTPLUG,
+        "ovs-net:vlan-2",
+        /has no portgroup 'vlan-2' \(it has: vlan-10, vlan-20\)/,
+      ],
+      ["before_nic_hotplug", HOTPLUG, "no-such-net", /'no-such-net' does not exist on this host/],
+      ["before_device_create", HOTPLUG, "off-net", /'off-net' is not active/],
+      [
+        "before_device_create",
+        corpus("gen-hookinput-nic-hotplug.xml"),
+        "ovs-net:vlan-20",
+        /network filter on Open vSwitch network 'ovs-net'/,
+      ],
+      [
+        "before_nic_hotplug",
+        corpus("vdsm-bridge-port-isolated.xml").replace(/<filterref[^>]*>/, ""),
+        "ovs-net:vlan-20",
+        /cannot isolate ports/,
+      ],
+      [
+        "before_device_migrate_destination",
+        corpus("gen-hookinput-device-migrate-destination.xml"),
+        "off-net",
+        /'off-net' is not active/,
+      ],
+    ];
+    for (const [point, xml, extnetPg, reason] of cases) {
+      const run = await hook(point, xml, extnetPg);
+      assert.equal(run.code, 2, `${extnetPg}: ${run.stderr}`);
+      assert.match(run.stderr, /^network-nat: [^\n]+\n$/);
+      assert.match(run.stderr, reason);
+      assert.equal(run.xml, xml, "file untouched");
+    }
+  },
+);
+
+Deno.test(`the migration destination accepts a network it has${suffix}`, options, async () => {
+  const xml = corpus("gen-hookinput-device-migrate-destination.xml");
+  const run = await hook("before_device_migrate_destination", xml, "ovs-net:vlan-20");
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.xml, xml);
+});
+
+Deno.test(`the sandbox stops, leaving nothing behind${suffix}`, options, async () => {
+  const { process, work } = await startSandbox();
+  await process.stdin.close();
+  assert.equal((await process.status).code, 0);
+  Deno.removeSync(work, { recursive: true });
+  const { stdout } = await new Deno.Command("ip", { args: ["-o", "link", "show"] }).output();
+  assert.doesNotMatch(new TextDecoder().decode(stdout), /ovsbr0|brnet0|virbr0|vnet\d/);
+});
