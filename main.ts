@@ -17,14 +17,12 @@
  * @module
  */
 
-const PREFIX = "network-nat:";
-
 try {
   // Loaded here rather than imported statically, so that even a broken install exits 2 with one line.
   const { runHook, hookPointOf } = await import("./lib/hook.ts");
   const { readHookFile, replaceHookFile } = await import("./host/hook_file.ts");
   const { libvirtUri, lookupNetwork } = await import("./host/virsh.ts");
-  const { Refusal } = await import("./lib/refusal.ts");
+  const { HOOK_PREFIX, Refusal } = await import("./lib/refusal.ts");
 
   const property = Deno.env.get("extnet_pg");
   if (property !== undefined) {
@@ -43,13 +41,15 @@ try {
       lookupNetwork: (name) => lookupNetwork(name, uri),
     });
     if (result.xml !== undefined) replaceHookFile(path, result.xml);
-    if (result.message) console.error(`${PREFIX} ${result.message}`);
+    if (result.message) console.error(`${HOOK_PREFIX} ${result.message}`);
   }
   Deno.exit(0);
 } catch (error) {
-  const reason = error instanceof Error && error.name === "Refusal"
-    ? error.message
-    : `unexpected error, nothing was changed: ${String(error)}`;
-  console.error(`${PREFIX} ${reason.replace(/\s*\n\s*/g, " ")}`);
+  // If lib/refusal.ts itself cannot be loaded, say so in the same one-line form.
+  const line = await import("./lib/refusal.ts").then(
+    ({ hookErrorLine }) => hookErrorLine(error),
+    () => `network-nat: unexpected error, nothing was changed: ${String(error).split("\n")[0]}`,
+  );
+  console.error(line);
   Deno.exit(2);
 }

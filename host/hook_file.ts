@@ -17,11 +17,24 @@ import { Refusal } from "../lib/refusal.ts";
  * ```
  */
 export function readHookFile(path: string): string {
-  const bytes = Deno.readFileSync(path);
+  return decodeHookFile(Deno.readFileSync(path), path);
+}
+
+/**
+ * Decodes device XML as strict UTF-8, keeping a byte order mark; `name` says
+ * where the bytes came from in the refusal for anything that is not UTF-8.
+ *
+ * @example
+ * ```ts
+ * import { decodeHookFile } from "./hook_file.ts";
+ * decodeHookFile(new TextEncoder().encode("<interface/>"), "stdin"); // "<interface/>"
+ * ```
+ */
+export function decodeHookFile(bytes: Uint8Array, name: string): string {
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
-    throw new Refusal(`the device XML in ${path} is not valid UTF-8`);
+    throw new Refusal(`the device XML in ${name} is not valid UTF-8`);
   }
 }
 

@@ -21,3 +21,25 @@ export class Refusal extends Error {
     this.name = "Refusal";
   }
 }
+
+/** What every line the hook writes to stderr starts with. */
+export const HOOK_PREFIX = "network-nat:";
+
+/**
+ * Renders an error as the one stderr line the hook leaves for VDSM: a
+ * {@linkcode Refusal}'s message as it is, anything else as an unexpected error.
+ *
+ * @example
+ * ```ts
+ * import { hookErrorLine, Refusal } from "./refusal.ts";
+ * hookErrorLine(new Refusal("libvirt network 'x' is not active"));
+ * // "network-nat: libvirt network 'x' is not active"
+ * ```
+ */
+export function hookErrorLine(error: unknown): string {
+  // By name, not instanceof: main.ts loads this module dynamically, after errors may be thrown.
+  const reason = error instanceof Error && error.name === "Refusal"
+    ? error.message
+    : `unexpected error, nothing was changed: ${String(error)}`;
+  return `${HOOK_PREFIX} ${reason.replace(/\s*\n\s*/g, " ")}`;
+}

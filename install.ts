@@ -1,0 +1,631 @@
+/**
+ * Installs the network-nat hook on a VDSM host: `deno task install` (as root).
+ *
+ * Links `50_network_nat` to this checkout's `main.ts` in each hook point
+ * directory, after checking that VDSM's user can run it, then runs every
+ * installed hook as VDSM would (and rolls back when one fails). The decisions
+ * and messages live in `lib/install_plan.ts`; this file does the I/O.
+ *
+ * Exit codes: 0 done or nothing to do; 1 refused or failed, with the reason.
+ *
+ * @module
+ */
+
+import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { HOOK_POINTS } from "./lib/hook.ts";
+import {
+  type AccessNeed,
+  accessProblems,
+  type Account,
+  type Action,
+  changesDisk,
+  DEFAULT_HOOKS_DIR,
+  deniedAccess,
+  denoMissingMessage,
+  describeAction,
+  engineInstructions,
+  type Entry,
+  findStrays,
+  type FoundEntry,
+  HOOK_NAME,
+  isProjectScript,
+  joinPath,
+  judgeSelfTest,
+  mainScriptProblem,
+  parentsOf,
+  type PathFacts,
+  planInstall,
+  planUninstall,
+  type PointState,
+  SELFTEST_NODE_FILE,
+  SELFTEST_PROPERTY,
+  SELFTEST_VNIC_FILE,
+  type SelfTestRun,
+  strayMessage,
+  SYSTEMD_PATH,
+  VDSM_USER,
+  virshMissingMessage,
+} from "./lib/install_plan.ts";
+
+const USAGE = `Usage: deno task install [OPTIONS]
+
+Links ${HOOK_NAME} to this checkout's main.ts at the hook points
+${HOOK_POINTS.join(", ")},
+checks that VDSM's user can run it, runs each installed hook once as VDSM would,
+and prints what to do on the engine. Run it as root.
+
+Options:
+  --hooks-dir DIR      hook root (default ${DEFAULT_HOOKS_DIR})
+  --force              replace whatever is at ${HOOK_NAME} (it is kept as a dot file)
+  --uninstall          remove every link into this checkout from the hook directories
+  --dry-run            print what would be done; change nothing
+  --user NAME          the user VDSM runs hooks as (default ${VDSM_USER}; without
+                       that user, the invoking user)
+  --service-path PATH  the PATH vdsmd runs with (default systemd's ${SYSTEMD_PATH})
+  -h, --help           this text
+
+Exit codes: 0 done or nothing to do; 1 refused or failed, with the reason.`;
+
+/** Raised for anything that stops the installer; the message is printed as is. */
+class Stop extends Error {}
+
+const SELFTEST_TIMEOUT_MS = 120_000;
+const VM_ID = "6f3b0c2a-6a3e-4d55-9a1e-2d3c4b5a6978";
+
+function say(line: string): void {
+  console.log(line);
+}
+
+function refuse(lines: string[]): never {
+  throw new Stop(lines.map((line) => `refused:  ${line}`).join("\n"));
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function run(
+  command: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(command, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** Looks a user up by name or uid with getent and id, or returns undefined. */
+async function lookupAccount(user: string): Promise<Account | undefined> {
+  const passwd = await run("getent", ["passwd", user]);
+  if (passwd.code !== 0) return undefined;
+  const [name, , uid, gid, , home] = passwd.stdout.trim().split("\n")[0].split(":");
+  const ids = await run("id", ["-G", name]);
+  const groups = ids.code === 0 ? ids.stdout.trim().split(/\s+/).map(Number) : [Number(gid)];
+  return { name, uid: Number(uid), gid: Number(gid), groups, home };
+}
+
+function facts(path: string): PathFacts | undefined {
+  try {
+    const stat = Deno.statSync(path);
+    return {
+      path,
+      isDirectory: stat.isDirectory,
+      mode: (stat.mode ?? 0) & 0o7777,
+      uid: stat.uid ?? 0,
+      gid: stat.gid ?? 0,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+function entryAt(path: string): Entry {
+  const stat = lstatOrUndefined(path);
+  if (!stat) return { kind: "missing" };
+  if (stat.isSymlink) {
+    const target = resolve(dirname(path), Deno.readLinkSync(path));
+    let resolved: string | undefined;
+    try {
+      resolved = Deno.realPathSync(path);
+    } catch {
+      resolved = undefined;
+    }
+    return { kind: "link", target, resolved };
+  }
+  if (stat.isFile) return { kind: "file", executable: ((stat.mode ?? 0) & 0o111) !== 0 };
+  if (stat.isDirectory) return { kind: "directory" };
+  return { kind: "other" };
+}
+
+function readHead(path: string): string {
+  try {
+    const file = Deno.openSync(path);
+    try {
+      const buffer = new Uint8Array(1024);
+      const read = file.readSync(buffer) ?? 0;
+      return new TextDecoder().decode(buffer.subarray(0, read));
+    } finally {
+      file.close();
+    }
+  } catch {
+    return "";
+  }
+}
+
+/** Every non-dot entry of every directory under the hook root. */
+function scanHookDirs(hooksDir: string): FoundEntry[] {
+  const found: FoundEntry[] = [];
+  if (!facts(hooksDir)?.isDirectory) return found;
+  for (const dir of Deno.readDirSync(hooksDir)) {
+    const dirPath = joinPath(hooksDir, dir.name);
+    if (!facts(dirPath)?.isDirectory) continue;
+    for (const file of Deno.readDirSync(dirPath)) {
+      const path = joinPath(dirPath, file.name);
+      const entry = entryAt(path);
+      const target = facts(path);
+      const isFile = target !== undefined && !target.isDirectory;
+      found.push({
+        point: dir.name,
+        name: file.name,
+        path,
+        entry,
+        executable: isFile && (target.mode & 0o111) !== 0,
+        projectScript: isFile && isProjectScript(readHead(path)),
+      });
+    }
+  }
+  return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** The first executable file named `name` in the directories of `path`. */
+function findOnPath(name: string, path: string): string | undefined {
+  for (const dir of path.split(":").filter(Boolean)) {
+    const candidate = joinPath(dir, name);
+    const info = facts(candidate);
+    if (info && !info.isDirectory && (info.mode & 0o111) !== 0) return candidate;
+  }
+  return undefined;
+}
+
+/** Paths the hook's user must reach, with the access each needs. */
+function chainNeeds(path: string, last: string): AccessNeed[] {
+  const needs: AccessNeed[] = [];
+  for (const parent of parentsOf(path)) {
+    const info = facts(parent);
+    if (info) needs.push({ facts: info, need: "x" });
+  }
+  const info = facts(path);
+  if (info) needs.push({ facts: info, need: last });
+  return needs;
+}
+
+function treeNeeds(dir: string): AccessNeed[] {
+  const needs: AccessNeed[] = [];
+  const info = facts(dir);
+  if (!info) return needs;
+  needs.push({ facts: info, need: "x" });
+  for (const entry of Deno.readDirSync(dir)) {
+    const path = joinPath(dir, entry.name);
+    const child = facts(path);
+    if (!child) continue;
+    if (child.isDirectory) needs.push(...treeNeeds(path));
+    else if (entry.name.endsWith(".ts")) needs.push({ facts: child, need: "r" });
+  }
+  return needs;
+}
+
+interface Context {
+  checkoutDir: string;
+  mainPath: string;
+  hooksDir: string;
+  servicePath: string;
+  account: Account;
+  /** Whether the hook runs as another user than the installer's. */
+  switchUser: boolean;
+  virshOnPath: boolean;
+}
+
+/** Runs every check; returns the problems, prints what is fine and the warnings. */
+function runChecks(context: Context): string[] {
+  const { checkoutDir, mainPath, hooksDir, servicePath, account } = context;
+  const problems: string[] = [];
+  const mainFacts = facts(mainPath)!;
+  const mainProblem = mainScriptProblem(mainPath, readHead(mainPath), mainFacts.mode);
+  if (mainProblem) problems.push(mainProblem);
+
+  const deno = findOnPath("deno", servicePath);
+  if (!deno) {
+    problems.push(denoMissingMessage(servicePath, Deno.execPath()));
+  } else {
+    const real = Deno.realPathSync(deno);
+    const denoProblems = [
+      ...accessProblems(`deno (${deno})`, chainNeeds(deno, "x"), account),
+      ...(real === deno ? [] : accessProblems(`deno (${real})`, chainNeeds(real, "x"), account)),
+    ];
+    problems.push(...denoProblems);
+    if (denoProblems.length === 0) {
+      say(`ok        deno for vdsmd: ${deno}${real === deno ? "" : ` -> ${real}`}`);
+    }
+  }
+
+  const virsh = findOnPath("virsh", servicePath);
+  if (virsh) say(`ok        virsh for vdsmd: ${virsh}`);
+  else say(virshMissingMessage(servicePath));
+
+  const checkoutNeeds = [
+    ...chainNeeds(checkoutDir, "x"),
+    ...chainNeeds(mainPath, "rx").slice(-1),
+    ...treeNeeds(joinPath(checkoutDir, "lib")),
+    ...treeNeeds(joinPath(checkoutDir, "host")),
+    ...chainNeeds(joinPath(checkoutDir, SELFTEST_NODE_FILE), "r").slice(-1),
+  ];
+  const checkoutProblems = accessProblems(`the checkout ${checkoutDir}`, checkoutNeeds, account);
+  problems.push(...checkoutProblems);
+  if (checkoutProblems.length === 0) say(`ok        checkout readable by ${account.name}`);
+
+  const hookNeeds = [
+    ...chainNeeds(hooksDir, "rx"),
+    ...HOOK_POINTS.flatMap((point) => {
+      const info = facts(joinPath(hooksDir, point));
+      return info ? [{ facts: info, need: "rx" }] : [];
+    }),
+  ];
+  const hookProblems = accessProblems(`the hook directories ${hooksDir}`, hookNeeds, account);
+  problems.push(...hookProblems);
+  for (const point of HOOK_POINTS) {
+    const info = facts(joinPath(hooksDir, point));
+    if (info && !info.isDirectory) problems.push(`${joinPath(hooksDir, point)} is not a directory`);
+  }
+
+  const strays = findStrays(scanHookDirs(hooksDir));
+  problems.push(...strays.map((stray) => strayMessage(stray, checkoutDir)));
+
+  const home = facts(account.home);
+  if (!home?.isDirectory || deniedAccess(home, account, "wx")) {
+    say(
+      `warning: HOME ${account.home} of user ${account.name} is missing or not writable by ` +
+        `${account.name}: Deno cannot keep its compile cache there, so every redirected vNIC ` +
+        "costs ~150 ms more",
+    );
+  }
+  return problems;
+}
+
+function pointStates(hooksDir: string): PointState[] {
+  return HOOK_POINTS.map((point) => {
+    const dir = facts(joinPath(hooksDir, point));
+    return {
+      point,
+      directoryExists: dir?.isDirectory ?? false,
+      entry: entryAt(joinPath(hooksDir, point, HOOK_NAME)),
+    };
+  });
+}
+
+/** Carries out the actions; returns the steps that undo them, last first. */
+function apply(actions: readonly Action[]): (() => string)[] {
+  const undo: (() => string)[] = [];
+  try {
+    for (const action of actions) {
+      if (action.kind === "create") {
+        const dir = dirname(action.path);
+        const missing = [...parentsOf(action.path)].filter((path) => !facts(path)).reverse();
+        if (missing.length > 0) {
+          undo.push(() => {
+            for (const path of missing) if (facts(path)) Deno.removeSync(path);
+            return `removed   directory ${missing.at(-1)}`;
+          });
+          Deno.mkdirSync(dir, { recursive: true });
+          for (const path of missing) Deno.chmodSync(path, 0o755); // whatever the umask
+          for (const path of missing.toReversed()) {
+            say(`created   directory ${path}`);
+          }
+        }
+        Deno.symlinkSync(action.target, action.path);
+        undo.push(() => {
+          Deno.removeSync(action.path);
+          return `removed   ${action.path}`;
+        });
+      } else if (action.kind === "replace") {
+        Deno.renameSync(action.path, action.backup);
+        undo.push(() => {
+          Deno.renameSync(action.backup, action.path);
+          return `restored  ${action.path} from ${action.backup}`;
+        });
+        Deno.symlinkSync(action.target, action.path);
+        undo.push(() => {
+          Deno.removeSync(action.path);
+          return `removed   ${action.path}`;
+        });
+      } else if (action.kind === "remove") {
+        Deno.removeSync(action.path);
+      }
+      if (changesDisk(action)) say(describeAction(action, false));
+    }
+  } catch (error) {
+    const readOnly = /Read-only file system|os error 30/.test(errorText(error));
+    say(`error:    ${errorText(error)}`);
+    rollBack(undo);
+    throw new Stop(
+      `failed:   ${errorText(error)}` +
+        (readOnly
+          ? "\nfailed:   the file system is read-only; on an image-based host make the hook " +
+            "directory writable (or use --hooks-dir on a writable one VDSM reads)"
+          : ""),
+    );
+  }
+  return undo;
+}
+
+function rollBack(undo: (() => string)[]): void {
+  for (const step of undo.toReversed()) {
+    try {
+      say(`rollback: ${step()}`);
+    } catch (error) {
+      say(`rollback: FAILED: ${errorText(error)}`);
+    }
+  }
+}
+
+/** Runs the hook at `path` once, as VDSM would, on a fresh copy of the sample vNIC. */
+async function runHookOnce(
+  context: Context,
+  path: string,
+  tempDir: string,
+  property: string | undefined,
+): Promise<SelfTestRun> {
+  const { account } = context;
+  const before = Deno.readTextFileSync(joinPath(context.checkoutDir, SELFTEST_VNIC_FILE));
+  const file = Deno.makeTempFileSync({ dir: tempDir, prefix: "tmp" });
+  Deno.writeTextFileSync(file, before);
+  Deno.chmodSync(file, 0o600);
+  if (context.switchUser) Deno.chownSync(file, account.uid, account.gid);
+  const env: Record<string, string> = {
+    PATH: context.servicePath,
+    HOME: account.home,
+    LIBVIRT_DEFAULT_URI: `test://${joinPath(context.checkoutDir, SELFTEST_NODE_FILE)}`,
+    _hook_domxml: file,
+    vmId: VM_ID,
+  };
+  if (property !== undefined) env.extnet_pg = property;
+  const [command, args] = context.switchUser
+    ? [
+      "setpriv",
+      [`--reuid=${account.uid}`, `--regid=${account.gid}`, "--init-groups", "--", path],
+    ]
+    : [path, []];
+  const start = performance.now();
+  try {
+    const output = await new Deno.Command(command, {
+      args,
+      clearEnv: true,
+      env,
+      cwd: "/",
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+      signal: AbortSignal.timeout(SELFTEST_TIMEOUT_MS),
+    }).output();
+    const milliseconds = Math.round(performance.now() - start);
+    let after: string | undefined;
+    try {
+      after = Deno.readTextFileSync(file);
+    } catch {
+      after = undefined;
+    }
+    return {
+      code: output.signal ? null : output.code,
+      stderr: new TextDecoder().decode(output.stderr),
+      before,
+      after,
+      milliseconds,
+      failure: output.signal ? `killed by ${output.signal}` : undefined,
+    };
+  } catch (error) {
+    return {
+      code: null,
+      stderr: "",
+      before,
+      after: undefined,
+      milliseconds: Math.round(performance.now() - start),
+      failure: `could not run ${command}: ${errorText(error)}`,
+    };
+  } finally {
+    try {
+      Deno.removeSync(file);
+    } catch { /* the hook may have replaced it; the folder goes anyway */ }
+  }
+}
+
+/** Runs each installed hook without and with extnet_pg; returns whether all passed. */
+async function selfTest(context: Context): Promise<boolean> {
+  const who = context.switchUser ? `user ${context.account.name}` : `this user`;
+  say(`self-test: running each installed hook as VDSM would, as ${who}, cwd /`);
+  // In /tmp, as VDSM's own temp files are: a private $TMPDIR of root's may be closed to vdsm.
+  const tempDir = Deno.makeTempDirSync({ dir: "/tmp", prefix: "network-nat-selftest." });
+  let passed = true;
+  try {
+    if (context.switchUser) Deno.chownSync(tempDir, context.account.uid, context.account.gid);
+    for (const point of HOOK_POINTS) {
+      const path = joinPath(context.hooksDir, point, HOOK_NAME);
+      const without = await runHookOnce(context, path, tempDir, undefined);
+      const withProperty = await runHookOnce(context, path, tempDir, SELFTEST_PROPERTY);
+      const verdict = judgeSelfTest(point, path, without, withProperty, context.virshOnPath);
+      say(verdict.line);
+      passed &&= verdict.pass;
+    }
+  } finally {
+    Deno.removeSync(tempDir, { recursive: true });
+  }
+  return passed;
+}
+
+function reportCache(account: Account): void {
+  const cache = joinPath(account.home, ".cache", "deno");
+  if (facts(cache)?.isDirectory) {
+    say(`ok        Deno cache warmed for ${account.name} in ${cache}`);
+  } else {
+    say(
+      `warning: no Deno cache at ${cache}: user ${account.name} cannot write its HOME, so ` +
+        "every redirected vNIC pays the compile cost (~150 ms)",
+    );
+  }
+}
+
+function uninstall(checkoutDir: string, hooksDir: string, dryRun: boolean): number {
+  const actions = planUninstall(checkoutDir, scanHookDirs(hooksDir));
+  for (const action of actions) {
+    if (action.kind === "remove" && !dryRun) {
+      Deno.removeSync(action.path);
+    }
+    say(describeAction(action, dryRun));
+  }
+  if (!actions.some(changesDisk)) {
+    say(`nothing to do: no link into ${checkoutDir} under ${hooksDir}`);
+  } else if (!dryRun) {
+    say(`done: the hook is uninstalled from ${hooksDir}; VDSM no longer runs it`);
+  }
+  return 0;
+}
+
+async function install(context: Context, force: boolean, dryRun: boolean): Promise<number> {
+  say(
+    `installing network-nat from ${context.checkoutDir} into ${context.hooksDir}, ` +
+      `for user ${context.account.name}${dryRun ? " (dry run)" : ""}`,
+  );
+  const problems = runChecks(context);
+  if (context.switchUser && Deno.uid() !== 0) {
+    problems.push(`running the hook as user ${context.account.name} needs root: run as root`);
+  }
+  const actions = planInstall({
+    hooksDir: context.hooksDir,
+    mainPath: context.mainPath,
+    checkoutDir: context.checkoutDir,
+    points: pointStates(context.hooksDir),
+    force,
+    backupSuffix: new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, ""),
+  });
+  const conflicts = actions.filter((action) => action.kind === "conflict");
+  if (problems.length > 0 || conflicts.length > 0) {
+    for (const action of actions) {
+      if (action.kind !== "conflict") say(describeAction(action, true));
+    }
+    refuse([
+      ...problems,
+      ...conflicts.map((action) => describeAction(action, false).replace(/^conflict\s+/, "")),
+      "nothing was changed",
+    ]);
+  }
+  if (dryRun) {
+    for (const action of actions) say(describeAction(action, true));
+    say("dry run: nothing was changed");
+    return 0;
+  }
+  for (const action of actions) {
+    if (action.kind === "already") say(describeAction(action, false));
+  }
+  const undo = apply(actions);
+  if (!(await selfTest(context))) {
+    if (undo.length > 0) {
+      rollBack(undo);
+      throw new Stop(
+        "failed:   the self-test failed (see above); this run's changes are rolled back",
+      );
+    }
+    throw new Stop(
+      "failed:   the self-test failed (see above); the links were there before this run and " +
+        "are left in place: fix the problem, or remove them with --uninstall",
+    );
+  }
+  reportCache(context.account);
+  say(
+    actions.some(changesDisk)
+      ? `done: the hook is installed at ${HOOK_POINTS.length} hook points in ${context.hooksDir}`
+      : `nothing to do: the hook is already installed at all ${HOOK_POINTS.length} hook points`,
+  );
+  say("");
+  say(engineInstructions());
+  return 0;
+}
+
+async function main(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        "hooks-dir": { type: "string", default: DEFAULT_HOOKS_DIR },
+        force: { type: "boolean", default: false },
+        uninstall: { type: "boolean", default: false },
+        "dry-run": { type: "boolean", default: false },
+        user: { type: "string" },
+        "service-path": { type: "string", default: SYSTEMD_PATH },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    console.error(`refused:  ${errorText(error)}\n\n${USAGE}`);
+    return 1;
+  }
+  if (values.help) {
+    say(USAGE);
+    return 0;
+  }
+  try {
+    const checkoutDir = Deno.realPathSync(dirname(Deno.realPathSync(import.meta.filename!)));
+    const mainPath = Deno.realPathSync(joinPath(checkoutDir, "main.ts"));
+    const hooksDir = resolve(values["hooks-dir"]);
+    if (values.uninstall) {
+      if (values.force) refuse(["--force does not go with --uninstall"]);
+      return uninstall(checkoutDir, hooksDir, values["dry-run"]);
+    }
+    const myUid = Deno.uid();
+    let account = await lookupAccount(values.user ?? VDSM_USER);
+    if (!account) {
+      if (values.user !== undefined) refuse([`user ${values.user} does not exist`]);
+      account = await lookupAccount(String(myUid));
+      if (!account) refuse([`cannot look up the invoking user (uid ${myUid}) with getent`]);
+      say(`note:     user ${VDSM_USER} does not exist here; checking as ${account.name}`);
+    }
+    const switchUser = account.uid !== myUid;
+    const context: Context = {
+      checkoutDir,
+      mainPath,
+      hooksDir,
+      servicePath: values["service-path"],
+      account,
+      switchUser,
+      virshOnPath: findOnPath("virsh", values["service-path"]) !== undefined,
+    };
+    return await install(context, values.force, values["dry-run"]);
+  } catch (error) {
+    if (error instanceof Stop) {
+      console.error(error.message);
+    } else {
+      console.error(`failed:   ${errorText(error)}`);
+    }
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
