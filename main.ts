@@ -1,5 +1,5 @@
 #!/bin/sh
-//bin/true; [ -n "${extnet_pg+x}" ] || exit 0; command -v deno >/dev/null || { echo "network-nat: deno is not on PATH ($PATH); install Deno 2 in /usr/local/bin or /usr/bin" >&2; exit 2; }; NO_COLOR=1 exec deno run -q --no-config --no-prompt --no-remote --allow-env --allow-read --allow-write --allow-run=virsh "$(readlink -f "$0")" "$0"
+//bin/true; [ -n "${extnet_pg+x}" ] || exit 0; command -v deno >/dev/null || { echo "network-nat: deno is not on PATH ($PATH); install Deno 2 in /usr/local/bin or /usr/bin" >&2; exit 2; }; f=$(readlink -f "$0" 2>/dev/null) || { echo "network-nat: cannot resolve $0 with readlink -f" >&2; exit 2; }; NO_COLOR=1 exec deno run -q --no-config --no-prompt --no-remote --allow-env --allow-read --allow-write --allow-run=virsh "$f" "$0"
 
 /**
  * The network-nat VDSM hook.

@@ -22,7 +22,7 @@ const { values } = parseArgs({ options: { rounds: { type: "string", default: "40
 const rounds = Number(values.rounds);
 const root = new URL("../", import.meta.url).pathname;
 const work = Deno.makeTempDirSync({ prefix: "network-nat-bench-" });
-const networks = `test://${root}tests/fixtures/networks.xml`;
+const networks = `test://${root}samples/networks.xml`;
 const recorded = `${root}tests/fixtures/virsh/br-net.txt`;
 const sample = Deno.readTextFileSync(`${root}tests/fixtures/corpus/gen-hookinput-nic-hotplug.xml`);
 

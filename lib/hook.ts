@@ -6,7 +6,7 @@
  */
 
 import { readInterface, rewriteInterface } from "./interface.ts";
-import { type Network, placeOnNetwork } from "./network.ts";
+import { type Network, type Placement, placeOnNetwork } from "./network.ts";
 import { portId } from "./port_id.ts";
 import { describeValue, formatTarget, parseTarget, PROPERTY, type Target } from "./property.ts";
 import { Refusal } from "./refusal.ts";
@@ -116,9 +116,7 @@ export async function runHook(request: HookRequest): Promise<HookResult> {
   const network = request.lookupNetwork && await request.lookupNetwork(target.network);
   const placement = network && placeOnNetwork(network, target);
   const where = `network ${formatTarget(target)}` +
-    (network
-      ? ` (${network.kind}${placement?.vlan ? `, VLAN ${vlanText(placement.vlan)}` : ""})`
-      : "");
+    (network && placement ? ` (${network.kind}${vlanNote(placement)})` : "");
   if (request.point === "before_device_migrate_destination") {
     return { message: `${vnic.label}: ${where} is ready on this host` };
   }
@@ -132,6 +130,10 @@ export async function runHook(request: HookRequest): Promise<HookResult> {
   };
 }
 
-function vlanText(vlan: { trunk: boolean; tags: { id: number }[] }): string {
-  return (vlan.trunk ? "trunk " : "") + vlan.tags.map((tag) => tag.id).join(",");
+// An Open vSwitch port without a VLAN carries every VLAN: say so rather than leave it implied.
+function vlanNote({ vlan, openvswitch }: Placement): string {
+  if (vlan) {
+    return `, VLAN ${vlan.trunk ? "trunk " : ""}${vlan.tags.map((tag) => tag.id).join(",")}`;
+  }
+  return openvswitch ? ", no VLAN: the port carries every VLAN" : "";
 }

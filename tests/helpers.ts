@@ -15,7 +15,7 @@ import { attribute, parseXml, type XmlElement } from "../lib/xml.ts";
 export const ROOT = new URL("../", import.meta.url).pathname;
 
 /** The test-driver node file with the fixture networks (`ovs-net`, `br-net`, `default`, `off-net`). */
-export const TEST_NETWORKS_URI = `test://${ROOT}tests/fixtures/networks.xml`;
+export const TEST_NETWORKS_URI = `test://${ROOT}samples/networks.xml`;
 
 /** Reads a corpus file (see tests/fixtures/corpus/INDEX.md). */
 export function corpus(name: string): string {

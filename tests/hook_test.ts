@@ -315,6 +315,20 @@ Deno.test("uses the network's default portgroup and copies trunk VLANs exactly",
   );
 });
 
+Deno.test("says when an Open vSwitch port gets no VLAN and so carries every VLAN", async () => {
+  const input = corpus("gen-hookinput-nic-hotplug.xml").replace(/<filterref[^>]*>/, "");
+  const { xml, message } = await runHook({
+    property: "ovs-plain",
+    xml: input,
+    lookupNetwork: recordedLookup,
+  });
+  assert.match(xml!, /<source network="ovs-plain" \/><virtualport type="openvswitch">/);
+  assert.equal(
+    message,
+    "vNIC 56:6f:1a:2b:00:04 -> network ovs-plain (Open vSwitch, no VLAN: the port carries every VLAN)",
+  );
+});
+
 Deno.test("on Open vSwitch refuses a network filter and port isolation, saying what to change", async () => {
   await assert.rejects(
     runHook({

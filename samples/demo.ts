@@ -1,0 +1,54 @@
+/**
+ * `deno task demo`: runs the hook the way VDSM runs it at a VM start, on the
+ * bundled vNIC `samples/vnic.xml` with `extnet_pg=ovs-net:vlan-20`, against the
+ * networks of `samples/networks.xml` (libvirt's test driver, no daemon), and
+ * shows the exit code, the hook's stderr line and the change it made.
+ *
+ * @module
+ */
+
+import { unifiedDiff } from "../lib/diff.ts";
+import { HOOK_POINTS } from "../lib/hook.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const point = HOOK_POINTS[0];
+const property = Deno.args[0] ?? "ovs-net:vlan-20";
+const work = Deno.makeTempDirSync({ prefix: "network-nat-demo-" });
+try {
+  const hook = `${work}/hooks/${point}/50_network_nat`;
+  Deno.mkdirSync(`${work}/hooks/${point}`, { recursive: true });
+  Deno.symlinkSync(`${root}main.ts`, hook);
+  const before = Deno.readTextFileSync(`${root}samples/vnic.xml`);
+  const file = `${work}/hook_domxml`;
+  Deno.writeTextFileSync(file, before, { mode: 0o600 });
+
+  console.log(
+    `$ extnet_pg=${property} _hook_domxml=FILE ${point}/50_network_nat   (from /, as VDSM runs it)`,
+  );
+  const { code, stderr } = await new Deno.Command(hook, {
+    cwd: "/",
+    stdin: "null",
+    stdout: "null",
+    env: {
+      extnet_pg: property,
+      _hook_domxml: file,
+      LIBVIRT_DEFAULT_URI: `test://${root}samples/networks.xml`,
+    },
+  }).output();
+  console.log(`exit ${code}; stderr: ${new TextDecoder().decode(stderr).trim()}\n`);
+  const after = Deno.readTextFileSync(file);
+  console.log(
+    unifiedDiff(before, after, { from: "samples/vnic.xml", to: "what VDSM gets back" }) ||
+      "(the file is unchanged)",
+  );
+  if (/virsh is not installed/.test(new TextDecoder().decode(stderr))) {
+    console.log(
+      "The hook never redirects a vNIC to a network it cannot check. Install virsh\n" +
+        "(Debian: apt-get install libvirt-clients; EL: dnf install libvirt-client) and run\n" +
+        "this again, or see the rewrite alone with:\n" +
+        `  deno task preview samples/vnic.xml --value ${property} --no-libvirt`,
+    );
+  }
+} finally {
+  Deno.removeSync(work, { recursive: true });
+}
