@@ -12,13 +12,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { colourDiff, unifiedDiff } from "./lib/diff.ts";
 import { diagnose, renderFindings, renderJson } from "./lib/doctor.ts";
 import {
   CONFIG_KEY,
-  EXTNET_PG_PROPERTY,
-  EXTNET_PG_REGEX,
+  findPropertyRegex,
+  GET_COMMAND,
   parseEngineConfigOutput,
   planExtnetPg,
   renderCommands,
@@ -26,13 +26,11 @@ import {
 } from "./lib/engine_config.ts";
 import { HOOK_POINTS, type HookPoint, runHook } from "./lib/hook.ts";
 import { DEFAULT_HOOKS_DIR, SYSTEMD_PATH, VDSM_USER } from "./lib/install_plan.ts";
+import { PROPERTY, PROPERTY_REGEX } from "./lib/property.ts";
+import { HOOK_PREFIX, hookErrorLine } from "./lib/refusal.ts";
 import { gatherDoctorFacts } from "./host/doctor_facts.ts";
-import { readHookFile } from "./host/hook_file.ts";
-import { Refusal } from "./lib/refusal.ts";
+import { decodeHookFile, readHookFile } from "./host/hook_file.ts";
 import { libvirtUri, lookupNetwork } from "./host/virsh.ts";
-
-/** The prefix of every line the hook itself prints. */
-const HOOK_PREFIX = "network-nat:";
 
 /** A usage problem: one line on stderr, then the command's exit code for it. */
 class UsageError extends Error {
@@ -52,7 +50,7 @@ Tools for the admin of the network-nat VDSM hook.
 Commands:
   preview        show what the hook would do to a vNIC's device XML
   doctor         check, read-only, that this host is ready for the hook
-  engine-config  print the engine-config commands that declare ${EXTNET_PG_PROPERTY}
+  engine-config  print the engine-config commands that declare ${PROPERTY}
 
 Run 'deno task <command> --help' for a command's options and exit codes.
 `;
@@ -61,7 +59,7 @@ const PREVIEW_HELP = `Usage: deno task preview FILE|- --value NETWORK[:PORTGROUP
 
 Shows what the network-nat hook would write for the vNIC device XML in FILE
 (or on stdin with -), as VDSM would hand it over in _hook_domxml, when the vNIC
-profile sets ${EXTNET_PG_PROPERTY}=NETWORK[:PORTGROUP]. It runs the hook's own code, including
+profile sets ${PROPERTY}=NETWORK[:PORTGROUP]. It runs the hook's own code, including
 its read-only libvirt lookup (LIBVIRT_DEFAULT_URI, else qemu:///system). FILE is
 never changed.
 
@@ -70,7 +68,7 @@ terminal unless NO_COLOR is set; empty when the hook would leave the file as it
 is). stderr gets the line the hook would log, as 'network-nat: ...'.
 
 Options:
-  --value NETWORK[:PORTGROUP]  the ${EXTNET_PG_PROPERTY} value (required)
+  --value NETWORK[:PORTGROUP]  the ${PROPERTY} value (required)
   --point POINT                the hook point: ${
   HOOK_POINTS.join(",\n                               ")
 }
@@ -103,10 +101,10 @@ reports each check as ok, warn or FAIL with the fix:
   - main.ts executable with its shell preamble; user ${VDSM_USER} can reach and read it;
   - read-only libvirt access as user ${VDSM_USER} (when run as root), and every libvirt
     network with its kind, active and autostart state, portgroups and VLANs;
-  - with --value, one ${EXTNET_PG_PROPERTY} target, checked the way the hook checks it.
+  - with --value, one ${PROPERTY} target, checked the way the hook checks it.
 
 Options:
-  --value NETWORK[:PORTGROUP]  also check this ${EXTNET_PG_PROPERTY} value
+  --value NETWORK[:PORTGROUP]  also check this ${PROPERTY} value
   --hooks-dir DIR              VDSM's hooks root (default ${DEFAULT_HOOKS_DIR})
   --path PATH                  the PATH vdsmd runs hooks with
                                (default systemd's ${SYSTEMD_PATH})
@@ -125,14 +123,14 @@ Example:
 
 const ENGINE_CONFIG_HELP = `Usage: deno task engine-config [FILE|-]
 
-Reads the output of 'engine-config -g ${CONFIG_KEY}' (one line per
+Reads the output of '${GET_COMMAND}' (one line per
 compatibility version) from FILE, or from stdin when FILE is - or absent, and
 prints the commands to run on the engine: one 'engine-config -s' per version
-whose value lacks ${EXTNET_PG_PROPERTY} or has another regex for it, keeping every
+whose value lacks ${PROPERTY} or has another regex for it, keeping every
 other property, then the engine restart. Comment lines (#) say what changes.
 Anything it does not understand is refused, rather than dropped.
 
-The regex set for ${EXTNET_PG_PROPERTY} is ${EXTNET_PG_REGEX}
+The regex set for ${PROPERTY} is ${PROPERTY_REGEX}
 
 Options:
   -h, --help  show this help
@@ -143,22 +141,22 @@ Exit codes:
   2  usage or I/O error (one line on stderr)
 
 Example:
-  engine-config -g ${CONFIG_KEY} > cdp.txt   (on the engine)
+  ${GET_COMMAND} > cdp.txt   (on the engine)
   deno task engine-config cdp.txt
 `;
 
-/** The line the hook prints for an error, exactly as main.ts renders it. */
-function hookErrorLine(error: unknown): string {
-  const reason = error instanceof Error && error.name === "Refusal"
-    ? error.message
-    : `unexpected error, nothing was changed: ${String(error)}`;
-  return `${HOOK_PREFIX} ${reason.replace(/\s*\n\s*/g, " ")}`;
-}
-
-/** Runs `parseArgs`, turning its errors into one-line usage errors. */
-function parse<T>(parseArguments: () => T): T {
+/**
+ * Parses a command's arguments (positionals allowed, and -h/--help added to `options`),
+ * turning `parseArgs`'s errors into one-line usage errors.
+ */
+function parse<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
   try {
-    return parseArguments();
+    return parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: { ...options, help: { type: "boolean", short: "h", default: false } as const },
+    });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const option = /'(-[^' ]+)/.exec(message)?.[1];
@@ -194,32 +192,14 @@ function write(text: string): void {
   }
 }
 
-/** Reads stdin the way `readHookFile` reads the hook file: strict UTF-8, a byte order mark kept. */
-async function readStdinLikeHookFile(): Promise<string> {
-  const bytes = await new Response(Deno.stdin.readable).bytes();
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch {
-    throw new Refusal("the device XML in stdin is not valid UTF-8");
-  }
-}
-
 async function preview(args: string[]): Promise<number> {
-  const { values, positionals } = parse(() =>
-    parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        value: { type: "string" },
-        point: { type: "string", default: "before_device_create" },
-        "provider-type": { type: "string" },
-        "no-libvirt": { type: "boolean", default: false },
-        output: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    })
-  );
+  const { values, positionals } = parse(args, {
+    value: { type: "string" },
+    point: { type: "string", default: "before_device_create" },
+    "provider-type": { type: "string" },
+    "no-libvirt": { type: "boolean", default: false },
+    output: { type: "string" },
+  });
   if (values.help) {
     write(PREVIEW_HELP);
     return 0;
@@ -233,7 +213,7 @@ async function preview(args: string[]): Promise<number> {
   }
   if (values.value === undefined) {
     throw new UsageError(
-      `--value NETWORK[:PORTGROUP] is required: the vNIC's ${EXTNET_PG_PROPERTY}`,
+      `--value NETWORK[:PORTGROUP] is required: the vNIC's ${PROPERTY}`,
     );
   }
   const point = HOOK_POINTS.find((p) => p === values.point);
@@ -248,7 +228,9 @@ async function preview(args: string[]): Promise<number> {
 
   let xml: string;
   try {
-    xml = file === "-" ? await readStdinLikeHookFile() : readHookFile(path);
+    xml = file === "-"
+      ? decodeHookFile(await new Response(Deno.stdin.readable).bytes(), "stdin")
+      : readHookFile(path);
   } catch (error) {
     if (error instanceof Error && error.name === "Refusal") {
       console.error(hookErrorLine(error));
@@ -302,21 +284,13 @@ async function preview(args: string[]): Promise<number> {
 }
 
 async function doctor(args: string[]): Promise<number> {
-  const { values, positionals } = parse(() =>
-    parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        value: { type: "string" },
-        "hooks-dir": { type: "string", default: DEFAULT_HOOKS_DIR },
-        path: { type: "string", default: SYSTEMD_PATH },
-        user: { type: "string", default: VDSM_USER },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    })
-  );
+  const { values, positionals } = parse(args, {
+    value: { type: "string" },
+    "hooks-dir": { type: "string", default: DEFAULT_HOOKS_DIR },
+    path: { type: "string", default: SYSTEMD_PATH },
+    user: { type: "string", default: VDSM_USER },
+    json: { type: "boolean", default: false },
+  });
   if (values.help) {
     write(DOCTOR_HELP);
     return 0;
@@ -340,27 +314,18 @@ async function doctor(args: string[]): Promise<number> {
 function describePlan(plan: VersionPlan, currentRegex: (plan: VersionPlan) => string | undefined) {
   switch (plan.change) {
     case "none":
-      return `#   ${plan.version}: ${EXTNET_PG_PROPERTY} is already declared right; nothing to change`;
+      return `#   ${plan.version}: ${PROPERTY} is already declared right; nothing to change`;
     case "add":
-      return `#   ${plan.version}: add ${EXTNET_PG_PROPERTY}, keep the rest`;
+      return `#   ${plan.version}: add ${PROPERTY}, keep the rest`;
     case "update":
-      return `#   ${plan.version}: replace the ${EXTNET_PG_PROPERTY} regex ${
+      return `#   ${plan.version}: replace the ${PROPERTY} regex ${
         currentRegex(plan)
       }, keep the rest`;
   }
 }
 
 async function engineConfig(args: string[]): Promise<number> {
-  const { values, positionals } = parse(() =>
-    parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        help: { type: "boolean", short: "h", default: false },
-      },
-    })
-  );
+  const { values, positionals } = parse(args, {});
   if (values.help) {
     write(ENGINE_CONFIG_HELP);
     return 0;
@@ -373,7 +338,7 @@ async function engineConfig(args: string[]): Promise<number> {
   try {
     if (file === "-") {
       if (Deno.stdin.isTerminal()) {
-        console.error(`Paste the output of 'engine-config -g ${CONFIG_KEY}', then press Ctrl-D:`);
+        console.error(`Paste the output of '${GET_COMMAND}', then press Ctrl-D:`);
       }
       input = await new Response(Deno.stdin.readable).text();
     } else {
@@ -387,12 +352,11 @@ async function engineConfig(args: string[]): Promise<number> {
     const plans = planExtnetPg(parsed);
     const commands = renderCommands(plans);
     const regexOf = (plan: VersionPlan) => {
-      const block = parsed.find((v) => v.version === plan.version)?.blocks
-        .find((b) => b.type === "interface");
-      return block?.properties.find((p) => p.name === EXTNET_PG_PROPERTY)?.regex;
+      const blocks = parsed.find((v) => v.version === plan.version)?.blocks ?? [];
+      return findPropertyRegex(blocks, "interface", PROPERTY);
     };
     const lines = [
-      `# ${CONFIG_KEY}, per compatibility version (${EXTNET_PG_PROPERTY}=${EXTNET_PG_REGEX}):`,
+      `# ${CONFIG_KEY}, per compatibility version (${PROPERTY}=${PROPERTY_REGEX}):`,
       ...plans.map((plan) => describePlan(plan, regexOf)),
     ];
     if (commands.length === 0) {
@@ -409,7 +373,7 @@ async function engineConfig(args: string[]): Promise<number> {
     if (error instanceof SyntaxError || error instanceof RangeError) {
       console.error(
         `network-nat engine-config: refused, nothing printed: ${error.message} ` +
-          `(give the unmodified output of 'engine-config -g ${CONFIG_KEY}')`,
+          `(give the unmodified output of '${GET_COMMAND}')`,
       );
       return 1;
     }

@@ -4,7 +4,8 @@
  * Links `50_network_nat` to this checkout's `main.ts` in each hook point
  * directory, after checking that VDSM's user can run it, then runs every
  * installed hook as VDSM would (and rolls back when one fails). The decisions
- * and messages live in `lib/install_plan.ts`; this file does the I/O.
+ * and messages live in `lib/install_plan.ts`, the reading of the host in
+ * `host/hooks_dir.ts` and `host/system.ts`; this file makes the changes.
  *
  * Exit codes: 0 done or nothing to do; 1 refused or failed, with the reason.
  *
@@ -15,7 +16,6 @@ import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { HOOK_POINTS } from "./lib/hook.ts";
 import {
-  type AccessNeed,
   accessProblems,
   type Account,
   type Action,
@@ -25,19 +25,14 @@ import {
   denoMissingMessage,
   describeAction,
   engineInstructions,
-  type Entry,
   findStrays,
-  type FoundEntry,
   HOOK_NAME,
-  isProjectScript,
   joinPath,
   judgeSelfTest,
   mainScriptProblem,
   parentsOf,
-  type PathFacts,
   planInstall,
   planUninstall,
-  type PointState,
   SELFTEST_NODE_FILE,
   SELFTEST_PROPERTY,
   SELFTEST_VNIC_FILE,
@@ -47,6 +42,16 @@ import {
   VDSM_USER,
   virshMissingMessage,
 } from "./lib/install_plan.ts";
+import { pointStates, scanHookDirs } from "./host/hooks_dir.ts";
+import {
+  accessNeed,
+  chainNeeds,
+  findOnPath,
+  hookAccessNeeds,
+  lookupAccount,
+  pathFacts,
+  readHead,
+} from "./host/system.ts";
 
 const USAGE = `Usage: deno task install [OPTIONS]
 
@@ -85,153 +90,6 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function run(
-  command: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(command, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
-/** Looks a user up by name or uid with getent and id, or returns undefined. */
-async function lookupAccount(user: string): Promise<Account | undefined> {
-  const passwd = await run("getent", ["passwd", user]);
-  if (passwd.code !== 0) return undefined;
-  const [name, , uid, gid, , home] = passwd.stdout.trim().split("\n")[0].split(":");
-  const ids = await run("id", ["-G", name]);
-  const groups = ids.code === 0 ? ids.stdout.trim().split(/\s+/).map(Number) : [Number(gid)];
-  return { name, uid: Number(uid), gid: Number(gid), groups, home };
-}
-
-function facts(path: string): PathFacts | undefined {
-  try {
-    const stat = Deno.statSync(path);
-    return {
-      path,
-      isDirectory: stat.isDirectory,
-      mode: (stat.mode ?? 0) & 0o7777,
-      uid: stat.uid ?? 0,
-      gid: stat.gid ?? 0,
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
-  try {
-    return Deno.lstatSync(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-}
-
-function entryAt(path: string): Entry {
-  const stat = lstatOrUndefined(path);
-  if (!stat) return { kind: "missing" };
-  if (stat.isSymlink) {
-    const target = resolve(dirname(path), Deno.readLinkSync(path));
-    let resolved: string | undefined;
-    try {
-      resolved = Deno.realPathSync(path);
-    } catch {
-      resolved = undefined;
-    }
-    return { kind: "link", target, resolved };
-  }
-  if (stat.isFile) return { kind: "file", executable: ((stat.mode ?? 0) & 0o111) !== 0 };
-  if (stat.isDirectory) return { kind: "directory" };
-  return { kind: "other" };
-}
-
-function readHead(path: string): string {
-  try {
-    const file = Deno.openSync(path);
-    try {
-      const buffer = new Uint8Array(1024);
-      const read = file.readSync(buffer) ?? 0;
-      return new TextDecoder().decode(buffer.subarray(0, read));
-    } finally {
-      file.close();
-    }
-  } catch {
-    return "";
-  }
-}
-
-/** Every non-dot entry of every directory under the hook root. */
-function scanHookDirs(hooksDir: string): FoundEntry[] {
-  const found: FoundEntry[] = [];
-  if (!facts(hooksDir)?.isDirectory) return found;
-  for (const dir of Deno.readDirSync(hooksDir)) {
-    const dirPath = joinPath(hooksDir, dir.name);
-    if (!facts(dirPath)?.isDirectory) continue;
-    for (const file of Deno.readDirSync(dirPath)) {
-      const path = joinPath(dirPath, file.name);
-      const entry = entryAt(path);
-      const target = facts(path);
-      const isFile = target !== undefined && !target.isDirectory;
-      found.push({
-        point: dir.name,
-        name: file.name,
-        path,
-        entry,
-        executable: isFile && (target.mode & 0o111) !== 0,
-        projectScript: isFile && isProjectScript(readHead(path)),
-      });
-    }
-  }
-  return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-/** The first executable file named `name` in the directories of `path`. */
-function findOnPath(name: string, path: string): string | undefined {
-  for (const dir of path.split(":").filter(Boolean)) {
-    const candidate = joinPath(dir, name);
-    const info = facts(candidate);
-    if (info && !info.isDirectory && (info.mode & 0o111) !== 0) return candidate;
-  }
-  return undefined;
-}
-
-/** Paths the hook's user must reach, with the access each needs. */
-function chainNeeds(path: string, last: string): AccessNeed[] {
-  const needs: AccessNeed[] = [];
-  for (const parent of parentsOf(path)) {
-    const info = facts(parent);
-    if (info) needs.push({ facts: info, need: "x" });
-  }
-  const info = facts(path);
-  if (info) needs.push({ facts: info, need: last });
-  return needs;
-}
-
-function treeNeeds(dir: string): AccessNeed[] {
-  const needs: AccessNeed[] = [];
-  const info = facts(dir);
-  if (!info) return needs;
-  needs.push({ facts: info, need: "x" });
-  for (const entry of Deno.readDirSync(dir)) {
-    const path = joinPath(dir, entry.name);
-    const child = facts(path);
-    if (!child) continue;
-    if (child.isDirectory) needs.push(...treeNeeds(path));
-    else if (entry.name.endsWith(".ts")) needs.push({ facts: child, need: "r" });
-  }
-  return needs;
-}
-
 interface Context {
   checkoutDir: string;
   mainPath: string;
@@ -247,7 +105,7 @@ interface Context {
 function runChecks(context: Context): string[] {
   const { checkoutDir, mainPath, hooksDir, servicePath, account } = context;
   const problems: string[] = [];
-  const mainFacts = facts(mainPath)!;
+  const mainFacts = pathFacts(mainPath)!;
   const mainProblem = mainScriptProblem(mainPath, readHead(mainPath), mainFacts.mode);
   if (mainProblem) problems.push(mainProblem);
 
@@ -271,11 +129,8 @@ function runChecks(context: Context): string[] {
   else say(virshMissingMessage(servicePath));
 
   const checkoutNeeds = [
-    ...chainNeeds(checkoutDir, "x"),
-    ...chainNeeds(mainPath, "rx").slice(-1),
-    ...treeNeeds(joinPath(checkoutDir, "lib")),
-    ...treeNeeds(joinPath(checkoutDir, "host")),
-    ...chainNeeds(joinPath(checkoutDir, SELFTEST_NODE_FILE), "r").slice(-1),
+    ...hookAccessNeeds(checkoutDir, mainPath),
+    ...accessNeed(joinPath(checkoutDir, SELFTEST_NODE_FILE), "r"),
   ];
   const checkoutProblems = accessProblems(`the checkout ${checkoutDir}`, checkoutNeeds, account);
   problems.push(...checkoutProblems);
@@ -283,22 +138,19 @@ function runChecks(context: Context): string[] {
 
   const hookNeeds = [
     ...chainNeeds(hooksDir, "rx"),
-    ...HOOK_POINTS.flatMap((point) => {
-      const info = facts(joinPath(hooksDir, point));
-      return info ? [{ facts: info, need: "rx" }] : [];
-    }),
+    ...HOOK_POINTS.flatMap((point) => accessNeed(joinPath(hooksDir, point), "rx")),
   ];
   const hookProblems = accessProblems(`the hook directories ${hooksDir}`, hookNeeds, account);
   problems.push(...hookProblems);
   for (const point of HOOK_POINTS) {
-    const info = facts(joinPath(hooksDir, point));
+    const info = pathFacts(joinPath(hooksDir, point));
     if (info && !info.isDirectory) problems.push(`${joinPath(hooksDir, point)} is not a directory`);
   }
 
   const strays = findStrays(scanHookDirs(hooksDir));
   problems.push(...strays.map((stray) => strayMessage(stray, checkoutDir)));
 
-  const home = facts(account.home);
+  const home = pathFacts(account.home);
   if (!home?.isDirectory || deniedAccess(home, account, "wx")) {
     say(
       `warning: HOME ${account.home} of user ${account.name} is missing or not writable by ` +
@@ -309,17 +161,6 @@ function runChecks(context: Context): string[] {
   return problems;
 }
 
-function pointStates(hooksDir: string): PointState[] {
-  return HOOK_POINTS.map((point) => {
-    const dir = facts(joinPath(hooksDir, point));
-    return {
-      point,
-      directoryExists: dir?.isDirectory ?? false,
-      entry: entryAt(joinPath(hooksDir, point, HOOK_NAME)),
-    };
-  });
-}
-
 /** Carries out the actions; returns the steps that undo them, last first. */
 function apply(actions: readonly Action[]): (() => string)[] {
   const undo: (() => string)[] = [];
@@ -327,10 +168,10 @@ function apply(actions: readonly Action[]): (() => string)[] {
     for (const action of actions) {
       if (action.kind === "create") {
         const dir = dirname(action.path);
-        const missing = [...parentsOf(action.path)].filter((path) => !facts(path)).reverse();
+        const missing = [...parentsOf(action.path)].filter((path) => !pathFacts(path)).reverse();
         if (missing.length > 0) {
           undo.push(() => {
-            for (const path of missing) if (facts(path)) Deno.removeSync(path);
+            for (const path of missing) if (pathFacts(path)) Deno.removeSync(path);
             return `removed   directory ${missing.at(-1)}`;
           });
           Deno.mkdirSync(dir, { recursive: true });
@@ -480,7 +321,7 @@ async function selfTest(context: Context): Promise<boolean> {
 
 function reportCache(account: Account): void {
   const cache = joinPath(account.home, ".cache", "deno");
-  if (facts(cache)?.isDirectory) {
+  if (pathFacts(cache)?.isDirectory) {
     say(`ok        Deno cache warmed for ${account.name} in ${cache}`);
   } else {
     say(

@@ -7,21 +7,11 @@
  */
 
 import type { DenoFacts, DoctorFacts, LibvirtFacts, TargetFacts } from "../lib/doctor.ts";
-import { HOOK_POINTS } from "../lib/hook.ts";
-import {
-  type AccessNeed,
-  type Account,
-  type Entry,
-  type FoundEntry,
-  HOOK_NAME,
-  isProjectScript,
-  joinPath,
-  parentsOf,
-  type PathFacts,
-  type PointState,
-} from "../lib/install_plan.ts";
+import { type Account, joinPath } from "../lib/install_plan.ts";
 import { type Network, parseNetworkReport } from "../lib/network.ts";
 import { parseTarget } from "../lib/property.ts";
+import { pointStates, scanHookDirs } from "./hooks_dir.ts";
+import { findOnPath, hookAccessNeeds, lookupAccount, pathFacts, readHead } from "./system.ts";
 import { libvirtUri, lookupNetwork, VIRSH_TIMEOUT_MS } from "./virsh.ts";
 
 /** What the doctor is asked to look at. */
@@ -43,157 +33,6 @@ export function checkoutDir(): string {
 
 function errorText(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0];
-}
-
-function statOrUndefined(path: string, follow = true): Deno.FileInfo | undefined {
-  try {
-    return follow ? Deno.statSync(path) : Deno.lstatSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
-function head(path: string, bytes = 512): string {
-  const file = Deno.openSync(path, { read: true });
-  try {
-    const buffer = new Uint8Array(bytes);
-    const read = file.readSync(buffer) ?? 0;
-    return new TextDecoder().decode(buffer.subarray(0, read));
-  } finally {
-    file.close();
-  }
-}
-
-/** Finds the first executable file `name` in the folders of `path`. */
-export function findOnPath(name: string, path: string): string | undefined {
-  for (const dir of path.split(":")) {
-    if (!dir.startsWith("/")) continue;
-    const candidate = joinPath(dir, name);
-    const info = statOrUndefined(candidate);
-    if (info?.isFile && (info.mode ?? 0) & 0o111) return candidate;
-  }
-  return undefined;
-}
-
-/** Describes what is at `path`, without following a final link. */
-export function entryAt(path: string): Entry {
-  const info = statOrUndefined(path, false);
-  if (!info) return { kind: "missing" };
-  if (info.isSymlink) {
-    const raw = Deno.readLinkSync(path);
-    const target = raw.startsWith("/") ? raw : joinPath(path.replace(/\/[^/]*$/, ""), raw);
-    let resolved: string | undefined;
-    try {
-      resolved = Deno.realPathSync(path);
-    } catch {
-      resolved = undefined;
-    }
-    return { kind: "link", target, resolved };
-  }
-  if (info.isFile) return { kind: "file", executable: ((info.mode ?? 0) & 0o111) !== 0 };
-  if (info.isDirectory) return { kind: "directory" };
-  return { kind: "other" };
-}
-
-function scanHookDirs(hooksDir: string): FoundEntry[] {
-  const found: FoundEntry[] = [];
-  let points: Deno.DirEntry[];
-  try {
-    points = [...Deno.readDirSync(hooksDir)];
-  } catch {
-    return found;
-  }
-  for (
-    const point of points.filter((e) => e.isDirectory).sort((a, b) => a.name < b.name ? -1 : 1)
-  ) {
-    const dir = joinPath(hooksDir, point.name);
-    let names: string[];
-    try {
-      names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      const path = joinPath(dir, name);
-      const info = statOrUndefined(path);
-      const executable = info?.isFile === true && ((info.mode ?? 0) & 0o111) !== 0;
-      let projectScript = false;
-      if (info?.isFile) {
-        try {
-          projectScript = isProjectScript(head(path, 1024));
-        } catch {
-          projectScript = false;
-        }
-      }
-      found.push({
-        point: point.name,
-        name,
-        path,
-        entry: entryAt(path),
-        executable,
-        projectScript,
-      });
-    }
-  }
-  return found;
-}
-
-function readTable(path: string): string[][] {
-  try {
-    return Deno.readTextFileSync(path).split("\n").filter((l) => l && !l.startsWith("#"))
-      .map((l) => l.split(":"));
-  } catch {
-    return [];
-  }
-}
-
-/** Looks a local account up in /etc/passwd and /etc/group, or returns `undefined`. */
-export function findAccount(by: { name?: string; uid?: number }): Account | undefined {
-  const row = readTable("/etc/passwd").find((fields) =>
-    by.name !== undefined ? fields[0] === by.name : Number(fields[2]) === by.uid
-  );
-  if (!row) return undefined;
-  const [name, , uid, gid, , home] = row;
-  const groups = new Set([Number(gid)]);
-  for (const [, , id, members = ""] of readTable("/etc/group")) {
-    if (members.split(",").includes(name)) groups.add(Number(id));
-  }
-  return { name, uid: Number(uid), gid: Number(gid), groups: [...groups], home };
-}
-
-function pathFacts(path: string): PathFacts | undefined {
-  const info = statOrUndefined(path);
-  if (!info) return undefined;
-  return {
-    path,
-    isDirectory: info.isDirectory,
-    mode: (info.mode ?? 0) & 0o7777,
-    uid: info.uid ?? 0,
-    gid: info.gid ?? 0,
-  };
-}
-
-// What the hook's user must reach: every folder down to the checkout, main.ts
-// (run by sh, then read by Deno) and the modules it imports.
-function accessNeeds(checkout: string, mainPath: string): AccessNeed[] {
-  const needs: { path: string; need: string }[] = [
-    ...parentsOf(mainPath).map((path) => ({ path, need: "x" })),
-    { path: mainPath, need: "rx" },
-  ];
-  for (const dir of ["lib", "host"]) {
-    needs.push({ path: joinPath(checkout, dir), need: "x" });
-    try {
-      for (const entry of Deno.readDirSync(joinPath(checkout, dir))) {
-        if (entry.name.endsWith(".ts")) {
-          needs.push({ path: joinPath(checkout, dir, entry.name), need: "r" });
-        }
-      }
-    } catch { /* reported through the folder's own need */ }
-  }
-  return needs.flatMap(({ path, need }) => {
-    const facts = pathFacts(path);
-    return facts ? [{ facts, need }] : [];
-  });
 }
 
 async function denoFacts(servicePath: string): Promise<DenoFacts> {
@@ -229,9 +68,13 @@ interface VirshRunner {
   run(commands: string): Promise<{ ok: boolean; stdout: string; error: string }>;
 }
 
-function virshRunner(uri: string, as: Account | undefined, servicePath: string): VirshRunner {
-  const self = findAccount({ uid: Deno.uid() ?? -1 });
+async function virshRunner(
+  uri: string,
+  as: Account | undefined,
+  servicePath: string,
+): Promise<VirshRunner> {
   const drop = as !== undefined && as.uid !== Deno.uid();
+  const self = drop ? undefined : await lookupAccount(String(Deno.uid()));
   return {
     user: drop ? as.name : self?.name ?? `uid ${Deno.uid()}`,
     async run(commands) {
@@ -303,7 +146,11 @@ async function libvirtFacts(
   account: Account | undefined,
 ): Promise<LibvirtFacts> {
   const uri = libvirtUri();
-  const runner = virshRunner(uri, Deno.uid() === 0 ? account : undefined, options.servicePath);
+  const runner = await virshRunner(
+    uri,
+    Deno.uid() === 0 ? account : undefined,
+    options.servicePath,
+  );
   let userNote: string | undefined;
   if (!account) {
     userNote =
@@ -352,17 +199,11 @@ export async function gatherDoctorFacts(options: DoctorOptions): Promise<DoctorF
   const mainPath = joinPath(checkout, "main.ts");
   let main: DoctorFacts["main"];
   try {
-    main = { head: head(mainPath), mode: (Deno.statSync(mainPath).mode ?? 0) & 0o7777 };
+    main = { head: readHead(mainPath), mode: (Deno.statSync(mainPath).mode ?? 0) & 0o7777 };
   } catch (error) {
     main = { error: errorText(error) };
   }
-  const hooksDirExists = statOrUndefined(options.hooksDir)?.isDirectory === true;
-  const points: PointState[] = HOOK_POINTS.map((point) => ({
-    point,
-    directoryExists: statOrUndefined(joinPath(options.hooksDir, point))?.isDirectory === true,
-    entry: entryAt(joinPath(options.hooksDir, point, HOOK_NAME)),
-  }));
-  const account = findAccount({ name: options.user });
+  const account = await lookupAccount(options.user);
   const [deno, libvirt, target] = await Promise.all([
     denoFacts(options.servicePath),
     libvirtFacts(options, account),
@@ -374,12 +215,12 @@ export async function gatherDoctorFacts(options: DoctorOptions): Promise<DoctorF
     main,
     deno,
     hooksDir: options.hooksDir,
-    hooksDirExists,
-    points,
+    hooksDirExists: pathFacts(options.hooksDir)?.isDirectory === true,
+    points: pointStates(options.hooksDir),
     entries: scanHookDirs(options.hooksDir),
     user: options.user,
     account,
-    access: accessNeeds(checkout, mainPath),
+    access: hookAccessNeeds(checkout, mainPath),
     libvirt,
     target,
   };

@@ -30,22 +30,25 @@
  * @module
  */
 
+import { PROPERTY, PROPERTY_REGEX } from "./property.ts";
+
 /** The engine-config option that declares device custom properties. */
 export const CONFIG_KEY = "CustomDeviceProperties";
 
-/** The vNIC custom property read by the hook. */
-export const EXTNET_PG_PROPERTY = "extnet_pg";
-
-/**
- * The regex the engine should validate `extnet_pg` values with: `NETWORK` or
- * `NETWORK:PORTGROUP`, each 1 to 64 characters out of letters, digits, `_`, `.` and `-`.
- * Valid for `java.util.regex` (in a character class `.` is literal and a trailing `-` is
- * literal) and for JavaScript; it holds no `;` and balanced braces.
- */
-export const EXTNET_PG_REGEX = "^[A-Za-z0-9_.-]{1,64}(:[A-Za-z0-9_.-]{1,64})?$";
+/** The command that prints the value of {@linkcode CONFIG_KEY} for every compatibility version. */
+export const GET_COMMAND = `engine-config -g ${CONFIG_KEY}`;
 
 /** The command that makes the engine reload its configuration. */
 export const RESTART_COMMAND = "systemctl restart ovirt-engine";
+
+/**
+ * The regex of the engine's default `SecurityGroups` interface property (from ovirt-engine's
+ * `packaging/dbscripts/upgrade/pre_upgrade/0000_config.sql`), which a new value must keep for
+ * OVN security groups.
+ */
+export const SECURITY_GROUPS_REGEX =
+  "^(?:(?:[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}, *)*" +
+  "[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}|)$";
 
 /**
  * Device types that may carry custom properties, in the order of the engine's
@@ -594,25 +597,26 @@ export function withProperty(
 
 /**
  * Computes, for each version, the value that declares `extnet_pg` on interfaces with
- * `regex` (default {@linkcode EXTNET_PG_REGEX}) and keeps everything else. A version whose
- * `extnet_pg` already has exactly that regex needs no change and keeps its value.
+ * `regex` (default `PROPERTY_REGEX` of `property.ts`) and keeps everything else. A version
+ * whose `extnet_pg` already has exactly that regex needs no change and keeps its value.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
+ * import { PROPERTY_REGEX } from "./property.ts";
  * const [plan] = planExtnetPg(parseEngineConfigOutput("CustomDeviceProperties:  version: 4.7"));
  * assert.deepEqual(plan.change, "add");
- * assert.deepEqual(plan.next, `{type=interface;prop={extnet_pg=${EXTNET_PG_REGEX}}}`);
+ * assert.deepEqual(plan.next, `{type=interface;prop={extnet_pg=${PROPERTY_REGEX}}}`);
  * ```
  */
 export function planExtnetPg(
   values: readonly VersionValue[],
-  regex: string = EXTNET_PG_REGEX,
+  regex: string = PROPERTY_REGEX,
 ): VersionPlan[] {
   return values.map(({ version, value, blocks }) => {
-    const existing = findPropertyRegex(blocks, "interface", EXTNET_PG_PROPERTY);
+    const existing = findPropertyRegex(blocks, "interface", PROPERTY);
     if (existing === regex) return { version, current: value, next: value, change: "none" };
-    const wanted = withProperty(blocks, "interface", EXTNET_PG_PROPERTY, regex);
+    const wanted = withProperty(blocks, "interface", PROPERTY, regex);
     const next = formatCustomDeviceProperties(wanted);
     // The new value must read back as exactly the wanted blocks, and pass engine-config.
     const reread = formatCustomDeviceProperties(parseCustomDeviceProperties(next, version));
@@ -676,9 +680,10 @@ export function engineConfigSetCommand(version: string, value: string): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
+ * import { PROPERTY_REGEX } from "./property.ts";
  * const plans = planExtnetPg(parseEngineConfigOutput("CustomDeviceProperties:  version: 4.7"));
  * assert.deepEqual(renderCommands(plans), [
- *   `engine-config -s CustomDeviceProperties='{type=interface;prop={extnet_pg=${EXTNET_PG_REGEX}}}' --cver=4.7`,
+ *   `engine-config -s CustomDeviceProperties='{type=interface;prop={extnet_pg=${PROPERTY_REGEX}}}' --cver=4.7`,
  *   "systemctl restart ovirt-engine",
  * ]);
  * ```

@@ -4,13 +4,21 @@
  * run passed, and every line the installer prints (including the engine-side
  * instructions).
  *
- * `install.ts` gathers the facts (stat, readlink, getent, runs of the hook) and
- * hands them to these functions.
+ * `install.ts` gathers the facts (through `host/hooks_dir.ts` and `host/system.ts`,
+ * and runs of the hook) and hands them to these functions.
  *
  * @module
  */
 
 import { HOOK_POINTS, type HookPoint } from "./hook.ts";
+import {
+  engineConfigSetCommand,
+  formatCustomDeviceProperties,
+  GET_COMMAND,
+  RESTART_COMMAND,
+  SECURITY_GROUPS_REGEX,
+  withProperty,
+} from "./engine_config.ts";
 import { PROPERTY, PROPERTY_REGEX } from "./property.ts";
 
 /** The file name of the hook in each hook point directory (VDSM runs them sorted by path). */
@@ -42,15 +50,6 @@ export const SELFTEST_PROPERTY = `${SELFTEST_NETWORK}:${SELFTEST_PORTGROUP}`;
 
 /** The compatibility version the engine instructions use as their example. */
 export const ENGINE_VERSION = "4.7";
-
-/**
- * The engine's default `SecurityGroups` interface property (from ovirt-engine's
- * `packaging/dbscripts/upgrade/pre_upgrade/0000_config.sql`), which a new
- * `CustomDeviceProperties` value must keep for OVN security groups.
- */
-export const SECURITY_GROUPS_REGEX =
-  "^(?:(?:[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}, *)*" +
-  "[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}|)$";
 
 /** What is found at a path: nothing, a symbolic link, or something else. */
 export type Entry =
@@ -641,8 +640,13 @@ function stderrOf(run: SelfTestRun): string {
  * ```
  */
 export function engineValue(): string {
-  return `{type=interface;prop={SecurityGroups=${SECURITY_GROUPS_REGEX};` +
-    `${PROPERTY}=${PROPERTY_REGEX}}}`;
+  const defaults = [{
+    type: "interface" as const,
+    properties: [{ name: "SecurityGroups", regex: SECURITY_GROUPS_REGEX }],
+  }];
+  return formatCustomDeviceProperties(
+    withProperty(defaults, "interface", PROPERTY, PROPERTY_REGEX),
+  );
 }
 
 /**
@@ -660,14 +664,14 @@ export function engineInstructions(): string {
     "Next, on the engine machine (once, after the hook is on every host of the cluster):",
     "  1. Look at the current value. 'engine-config -s' replaces the whole value of one",
     "     compatibility version, it does not merge:",
-    "       engine-config -g CustomDeviceProperties",
+    `       ${GET_COMMAND}`,
     `  2. For each compatibility version in use (${ENGINE_VERSION} below), if its value is still the`,
     "     default (only SecurityGroups), paste:",
-    `       engine-config -s CustomDeviceProperties='${engineValue()}' --cver=${ENGINE_VERSION}`,
+    `       ${engineConfigSetCommand(ENGINE_VERSION, engineValue())}`,
     "     If it holds other properties, keep them all and add",
     `     ;${PROPERTY}=${PROPERTY_REGEX} inside the prop={...} of its {type=interface;...} block.`,
     "  3. Restart the engine:",
-    "       systemctl restart ovirt-engine",
+    `       ${RESTART_COMMAND}`,
     "Then, in the Administration Portal:",
     "  4. Network > VNIC Profiles > New (on the oVirt network the VMs use, in a data center of",
     "     that compatibility version); under Custom Properties choose",

@@ -8,7 +8,13 @@
 /** The custom device property that asks for a redirect. */
 export const PROPERTY = "extnet_pg";
 
-/** The engine-side validation regex for {@linkcode PROPERTY}; the hook applies the same rule. */
+/**
+ * The engine-side validation regex for {@linkcode PROPERTY}; the hook applies the same rule:
+ * `NETWORK` or `NETWORK:PORTGROUP`, each 1 to 64 characters out of letters, digits, `_`, `.`
+ * and `-`. Valid for `java.util.regex` (in a character class `.` is literal and a trailing `-`
+ * is literal) and for JavaScript; it holds no `;` and balanced braces, so engine-config's
+ * `CustomDeviceProperties` syntax can carry it.
+ */
 export const PROPERTY_REGEX = "^[A-Za-z0-9_.-]{1,64}(:[A-Za-z0-9_.-]{1,64})?$";
 
 /** Where a vNIC is to be redirected: a libvirt network, and optionally one of its portgroups. */

@@ -5,12 +5,8 @@
 
 import assert from "node:assert/strict";
 import { HOOK_POINTS } from "../lib/hook.ts";
-import {
-  EXTNET_PG_REGEX,
-  parseEngineConfigOutput,
-  planExtnetPg,
-  renderCommands,
-} from "../lib/engine_config.ts";
+import { parseEngineConfigOutput, planExtnetPg, renderCommands } from "../lib/engine_config.ts";
+import { PROPERTY_REGEX as EXTNET_PG_REGEX } from "../lib/property.ts";
 import { HOOK_NAME, SYSTEMD_PATH } from "../lib/install_plan.ts";
 import { corpus, ROOT, TEST_NETWORKS_URI } from "./helpers.ts";
 
@@ -409,7 +405,7 @@ Deno.test("doctor on a ready host: links ok, every network listed with kind and 
     assert.match(
       run.stdout,
       new RegExp(
-        `^ok +libvirt +read-only access to ${TEST_NETWORKS_URI} as user \\S+: 4 networks$`,
+        `^ok +libvirt +read-only access to ${TEST_NETWORKS_URI} as user \\S+: 5 networks$`,
         "m",
       ),
     );
@@ -473,6 +469,7 @@ Deno.test("doctor --json: missing link, stray copy and a bad --value fail, exit 
         ["default", "NAT", true, false, 0],
         ["off-net", "Linux bridge", true, false, 0],
         ["ovs-net", "Open vSwitch", true, false, 3],
+        ["ovs-plain", "Open vSwitch", true, false, 0],
       ],
     );
   } finally {
@@ -549,7 +546,7 @@ Deno.test(
       const report: JsonReport = JSON.parse(run.stdout);
       const libvirt = report.findings.filter((f) => f.check === "libvirt");
       assert.deepEqual(libvirt.map((f) => f.status), ["ok"], run.stdout);
-      assert.match(libvirt[0].message, /as user nobody: 4 networks$/);
+      assert.match(libvirt[0].message, /as user nobody: 5 networks$/);
     } finally {
       Deno.removeSync(hooks, { recursive: true });
     }

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import {
   EngineConfigSyntaxError,
-  EXTNET_PG_REGEX,
   findUnbalancedBracket,
   formatCustomDeviceProperties,
   isAcceptedByEngineConfig,
@@ -12,6 +11,7 @@ import {
   renderCommands,
   withProperty,
 } from "../lib/engine_config.ts";
+import { PROPERTY_REGEX as EXTNET_PG_REGEX } from "../lib/property.ts";
 
 const FIXTURES = new URL("./fixtures/engine-config/", import.meta.url);
 
