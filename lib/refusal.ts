@@ -11,7 +11,8 @@
  * @example
  * ```ts
  * import { Refusal } from "./refusal.ts";
- * throw new Refusal("libvirt network 'ovs-net' is not active; start it with virsh net-start");
+ * const refusal = new Refusal("libvirt network 'ovs-net' is not active;\nstart it");
+ * refusal.message; // "libvirt network 'ovs-net' is not active; start it"
  * ```
  */
 export class Refusal extends Error {

@@ -93,8 +93,7 @@ const NAME_CHARS = NAME_START_CHARS + "\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2
 const NAME = new RegExp(`[${NAME_START_CHARS}][${NAME_CHARS}]*`, "uy");
 // Compiling the full Unicode classes costs about a millisecond, on every hook run: device XML is
 // ASCII, so names and text are checked with ASCII classes first and the full ones only when needed.
-// deno-lint-ignore no-control-regex -- the class is "any non-ASCII character"
-const ASCII_NAME = /[:A-Z_a-z][-.0-9:A-Z_a-z]*(?![-.0-9:A-Z_a-z]|[^\x00-\x7f])/y;
+const ASCII_NAME = /[:A-Z_a-z][-.0-9:A-Z_a-z]*(?![-.0-9:A-Z_a-z\x80-\uFFFF])/y;
 const NOT_PRINTABLE_ASCII = /[^\t\n\r\x20-\x7e]/;
 const NOT_A_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 const SPACES = /[ \t\r\n]*/y;
