@@ -14,8 +14,58 @@ import { attribute, parseXml, type XmlElement } from "../lib/xml.ts";
 /** The checkout's root directory. */
 export const ROOT = new URL("../", import.meta.url).pathname;
 
-/** The test-driver node file with the fixture networks (`ovs-net`, `br-net`, `default`, `off-net`). */
-export const TEST_NETWORKS_URI = `test://${ROOT}samples/networks.xml`;
+function copyTree(from: string, to: string): void {
+  Deno.mkdirSync(to);
+  Deno.chmodSync(to, 0o755);
+  for (const entry of Deno.readDirSync(from)) {
+    const source = `${from}/${entry.name}`;
+    const target = `${to}/${entry.name}`;
+    if (entry.isDirectory) copyTree(source, target);
+    else if (entry.isFile) {
+      Deno.copyFileSync(source, target);
+      Deno.chmodSync(target, (Deno.statSync(source).mode! & 0o111) ? 0o755 : 0o644);
+    }
+  }
+}
+
+/** Copies what a clone holds (minus tests and git) to `to`, with a clone's modes. */
+export function copyCheckout(to: string): void {
+  Deno.mkdirSync(to);
+  Deno.chmodSync(to, 0o755);
+  for (const name of ["main.ts", "install.ts", "deno.json", "deno.lock"]) {
+    try {
+      Deno.copyFileSync(`${ROOT}${name}`, `${to}/${name}`);
+      Deno.chmodSync(`${to}/${name}`, name === "main.ts" ? 0o755 : 0o644);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound) || name === "main.ts") throw error;
+    }
+  }
+  for (const name of ["lib", "host", "samples"]) copyTree(`${ROOT}${name}`, `${to}/${name}`);
+}
+
+let readable: string | undefined;
+
+/**
+ * A copy of the checkout that any user can read, for running the hook as an
+ * unprivileged user: the checkout itself may sit below a folder only root can
+ * enter (CI clones wherever it likes). Made once per test process, with a
+ * trailing slash, like {@linkcode ROOT}.
+ */
+export function readableCheckout(): string {
+  if (readable) return readable;
+  const base = Deno.makeTempDirSync({ prefix: "network-nat-checkout-" });
+  Deno.chmodSync(base, 0o755);
+  copyCheckout(`${base}/checkout`);
+  globalThis.addEventListener("unload", () => Deno.removeSync(base, { recursive: true }));
+  return readable = `${base}/checkout/`;
+}
+
+/**
+ * The test-driver node file with the sample networks (`ovs-net`, `br-net`,
+ * `default`, ...), readable by any user, so that virsh run by the hook as an
+ * unprivileged user can read it.
+ */
+export const TEST_NETWORKS_URI = `test://${readableCheckout()}samples/networks.xml`;
 
 /** Reads a corpus file (see tests/fixtures/corpus/INDEX.md). */
 export function corpus(name: string): string {

@@ -13,6 +13,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HOOK_POINTS, type HookPoint } from "../lib/hook.ts";
 import { HOOK_NAME, SYSTEMD_PATH } from "../lib/install_plan.ts";
+import { copyCheckout } from "./helpers.ts";
 
 const CHECKOUT = dirname(dirname(fileURLToPath(import.meta.url)));
 const CORPUS = `${CHECKOUT}/tests/fixtures/corpus`;
@@ -64,35 +65,6 @@ interface Account {
   uid: number;
   gid: number;
   home: string;
-}
-
-function copyTree(from: string, to: string): void {
-  Deno.mkdirSync(to);
-  Deno.chmodSync(to, 0o755);
-  for (const entry of Deno.readDirSync(from)) {
-    const source = `${from}/${entry.name}`;
-    const target = `${to}/${entry.name}`;
-    if (entry.isDirectory) copyTree(source, target);
-    else if (entry.isFile) {
-      Deno.copyFileSync(source, target);
-      Deno.chmodSync(target, (Deno.statSync(source).mode! & 0o111) ? 0o755 : 0o644);
-    }
-  }
-}
-
-/** Copies what a clone holds (minus tests and git) with a clone's modes. */
-function copyCheckout(to: string): void {
-  Deno.mkdirSync(to);
-  Deno.chmodSync(to, 0o755);
-  for (const name of ["main.ts", "install.ts", "deno.json", "deno.lock"]) {
-    try {
-      Deno.copyFileSync(`${CHECKOUT}/${name}`, `${to}/${name}`);
-      Deno.chmodSync(`${to}/${name}`, name === "main.ts" ? 0o755 : 0o644);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound) || name === "main.ts") throw error;
-    }
-  }
-  for (const name of ["lib", "host", "samples"]) copyTree(`${CHECKOUT}/${name}`, `${to}/${name}`);
 }
 
 /** The install task's command line from the checkout's deno.json, run by the Deno in PATH. */

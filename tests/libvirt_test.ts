@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { HOOK_POINTS } from "../lib/hook.ts";
-import { corpus, ROOT } from "./helpers.ts";
+import { corpus, readableCheckout, ROOT } from "./helpers.ts";
 
 const NOBODY = 65534;
 const SANDBOX = `${ROOT}tests/libvirt/sandbox.sh`;
@@ -60,7 +60,7 @@ function startSandbox(): Promise<Sandbox> {
     Deno.chmodSync(work, 0o755);
     for (const point of HOOK_POINTS) {
       Deno.mkdirSync(`${work}/hooks/${point}`, { recursive: true });
-      Deno.symlinkSync(`${ROOT}main.ts`, `${work}/hooks/${point}/50_network_nat`);
+      Deno.symlinkSync(`${readableCheckout()}main.ts`, `${work}/hooks/${point}/50_network_nat`);
     }
     for (const dir of ["home", "tmp"]) {
       Deno.mkdirSync(`${work}/${dir}`);

@@ -7,9 +7,11 @@
 
 import assert from "node:assert/strict";
 import { HOOK_POINTS } from "../lib/hook.ts";
-import { assertRewritten, corpus, ROOT, TEST_NETWORKS_URI } from "./helpers.ts";
+import { assertRewritten, corpus, readableCheckout, TEST_NETWORKS_URI } from "./helpers.ts";
 
 const IS_ROOT = Deno.uid() === 0;
+// As root the hook runs as nobody, so it runs from a copy that nobody can read.
+const CHECKOUT = readableCheckout();
 const NOBODY = 65534;
 const DENO_DIR = Deno.execPath().replace(/\/[^/]+$/, "");
 const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -28,7 +30,7 @@ function hooksTree(): { hooks: string; scratch: string } {
   Deno.chmodSync(base, 0o755);
   for (const point of HOOK_POINTS) {
     Deno.mkdirSync(`${base}/hooks/${point}`, { recursive: true });
-    Deno.symlinkSync(`${ROOT}main.ts`, `${base}/hooks/${point}/50_network_nat`);
+    Deno.symlinkSync(`${CHECKOUT}main.ts`, `${base}/hooks/${point}/50_network_nat`);
   }
   const scratch = `${base}/tmp`;
   Deno.mkdirSync(scratch);
@@ -239,12 +241,12 @@ Deno.test("runs as 'deno run' with explicit permissions, and says which one is m
   const input = corpus("gen-hookinput-nic-hotplug.xml");
   const deno = ["deno", "run", "--allow-env", "--allow-read", "--allow-write"];
   const ok = await runInstalledHook("", input, { extnet_pg: "br-net" }, {
-    command: [...deno, "--allow-run=virsh", `${ROOT}main.ts`],
+    command: [...deno, "--allow-run=virsh", `${CHECKOUT}main.ts`],
   });
   assert.equal(ok.code, 0, ok.stderr);
   assertRewritten(input, ok.xml, { network: "br-net" });
   const noRun = await runInstalledHook("", input, { extnet_pg: "br-net" }, {
-    command: [...deno, "--no-prompt", `${ROOT}main.ts`],
+    command: [...deno, "--no-prompt", `${CHECKOUT}main.ts`],
   });
   assertRefused(noRun, input, /may not run virsh \(start it with --allow-run=virsh\)/);
 });
