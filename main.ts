@@ -1,5 +1,5 @@
 #!/bin/sh
-//bin/true; [ -n "${extnet_pg+x}" ] || exit 0; command -v deno >/dev/null || { echo "network-nat: deno is not on PATH ($PATH); install Deno 2 in /usr/local/bin or /usr/bin" >&2; exit 2; }; f=$(readlink -f "$0" 2>/dev/null) || { echo "network-nat: cannot resolve $0 with readlink -f" >&2; exit 2; }; NO_COLOR=1 exec deno run -q --no-config --no-prompt --no-remote --allow-env --allow-read --allow-write --allow-run=virsh "$f" "$0"
+//bin/true; [ -n "${extnet_pg+x}" ] || exit 0; command -v deno >/dev/null || { echo "network-nat: deno is not on PATH ($PATH); install Deno 2 in /usr/local/bin or /usr/bin" >&2; exit 2; }; NO_COLOR=1 exec deno run -q --ext=ts --no-config --no-prompt --no-remote --allow-env --allow-read --allow-write --allow-run=virsh "$0"
 
 /**
  * The network-nat VDSM hook.
@@ -7,9 +7,9 @@
  * VDSM runs it, through a link in each hook point directory, for every vNIC at
  * VM start, NIC hot-plug, live NIC update and incoming migration. The lines
  * above are a POSIX shell preamble (TypeScript reads them as a comment): a vNIC
- * without `extnet_pg` costs no Deno start-up, and Deno runs this file by its
- * real path so relative imports work through the link. The link's path is the
- * first argument: it names the hook point.
+ * without `extnet_pg` costs no Deno start-up. Deno then runs the link itself,
+ * whose path names the hook point; the modules are loaded from the link's real
+ * folder, since Deno resolves imports against the link's own.
  *
  * Exit codes are VDSM's: 0 done or nothing to do; 2 refused, with one line on
  * stderr, the file untouched, and later hooks skipped.
@@ -17,12 +17,22 @@
  * @module
  */
 
+// Modules are loaded here rather than imported statically, so that even a broken install exits 2
+// with one line; and from this file's real folder, as Deno resolves imports against the link's.
+const load = (path: string) =>
+  import(new URL(path, `file://${Deno.realPathSync(import.meta.filename!)}`).href);
+
 try {
-  // Loaded here rather than imported statically, so that even a broken install exits 2 with one line.
-  const { runHook, hookPointOf } = await import("./lib/hook.ts");
-  const { readHookFile, replaceHookFile } = await import("./host/hook_file.ts");
-  const { libvirtUri, lookupNetwork } = await import("./host/virsh.ts");
-  const { HOOK_PREFIX, Refusal } = await import("./lib/refusal.ts");
+  const { runHook, hookPointOf }: typeof import("./lib/hook.ts") = await load("./lib/hook.ts");
+  const { readHookFile, replaceHookFile }: typeof import("./host/hook_file.ts") = await load(
+    "./host/hook_file.ts",
+  );
+  const { libvirtUri, lookupNetwork }: typeof import("./host/virsh.ts") = await load(
+    "./host/virsh.ts",
+  );
+  const { HOOK_PREFIX, Refusal }: typeof import("./lib/refusal.ts") = await load(
+    "./lib/refusal.ts",
+  );
 
   const property = Deno.env.get("extnet_pg");
   if (property !== undefined) {
@@ -34,7 +44,7 @@ try {
     }
     const uri = libvirtUri();
     const result = await runHook({
-      point: hookPointOf(Deno.args[0] ?? ""),
+      point: hookPointOf(import.meta.filename!),
       property,
       providerType: Deno.env.get("provider_type"),
       xml: readHookFile(path),
@@ -46,8 +56,8 @@ try {
   Deno.exit(0);
 } catch (error) {
   // If lib/refusal.ts itself cannot be loaded, say so in the same one-line form.
-  const line = await import("./lib/refusal.ts").then(
-    ({ hookErrorLine }) => hookErrorLine(error),
+  const line = await Promise.resolve("./lib/refusal.ts").then(load).then(
+    ({ hookErrorLine }: typeof import("./lib/refusal.ts")) => hookErrorLine(error),
     () => `network-nat: unexpected error, nothing was changed: ${String(error).split("\n")[0]}`,
   );
   console.error(line);

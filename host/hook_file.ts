@@ -58,15 +58,7 @@ export function replaceHookFile(path: string, text: string): void {
     prefix: ".network-nat-",
   });
   try {
-    const file = Deno.openSync(temp, { write: true, truncate: true });
-    try {
-      const bytes = new TextEncoder().encode(text);
-      for (let written = 0; written < bytes.length;) {
-        written += file.writeSync(bytes.subarray(written));
-      }
-    } finally {
-      file.close();
-    }
+    Deno.writeTextFileSync(temp, text);
     if (mode !== null) Deno.chmodSync(temp, mode & 0o7777);
     Deno.renameSync(temp, path);
   } catch (error) {

@@ -102,6 +102,10 @@ export function targetOf(property: string): Target {
 export async function runHook(request: HookRequest): Promise<HookResult> {
   if (request.property === undefined) return {};
   const target = targetOf(request.property);
+  // libvirt is asked while the XML is read (virsh runs beside this process); a vNIC that is
+  // refused or left alone before the answer is needed ignores it.
+  const lookup = request.lookupNetwork?.(target.network);
+  lookup?.catch(() => {});
   const vnic = readInterface(request.xml);
   if (vnic.unplugged) {
     return { message: `${vnic.label} has no network (unplugged); left as it is` };
@@ -113,7 +117,7 @@ export async function runHook(request: HookRequest): Promise<HookResult> {
         `remove ${PROPERTY} from its vNIC profile or use a profile on an oVirt network`,
     );
   }
-  const network = request.lookupNetwork && await request.lookupNetwork(target.network);
+  const network = await lookup;
   const placement = network && placeOnNetwork(network, target);
   const where = `network ${formatTarget(target)}` +
     (network && placement ? ` (${network.kind}${vlanNote(placement)})` : "");

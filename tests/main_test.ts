@@ -7,7 +7,13 @@
 
 import assert from "node:assert/strict";
 import { HOOK_POINTS } from "../lib/hook.ts";
-import { assertRewritten, corpus, readableCheckout, TEST_NETWORKS_URI } from "./helpers.ts";
+import {
+  assertRewritten,
+  copyCheckout,
+  corpus,
+  readableCheckout,
+  TEST_NETWORKS_URI,
+} from "./helpers.ts";
 
 const IS_ROOT = Deno.uid() === 0;
 // As root the hook runs as nobody, so it runs from a copy that nobody can read.
@@ -249,4 +255,30 @@ Deno.test("runs as 'deno run' with explicit permissions, and says which one is m
     command: [...deno, "--no-prompt", `${CHECKOUT}main.ts`],
   });
   assertRefused(noRun, input, /may not run virsh \(start it with --allow-run=virsh\)/);
+});
+
+Deno.test("a broken installation still exits 2 with one line, the file untouched", async () => {
+  const base = Deno.makeTempDirSync({ prefix: "network-nat-broken-" });
+  try {
+    copyCheckout(`${base}/checkout`);
+    Deno.removeSync(`${base}/checkout/lib/interface.ts`);
+    Deno.mkdirSync(`${base}/before_nic_hotplug`);
+    Deno.symlinkSync(`${base}/checkout/main.ts`, `${base}/before_nic_hotplug/50_network_nat`);
+    const input = corpus("gen-hookinput-nic-hotplug.xml");
+    Deno.writeTextFileSync(`${base}/domxml`, input);
+    const output = await new Deno.Command(`${base}/before_nic_hotplug/50_network_nat`, {
+      cwd: "/",
+      stdin: "null",
+      env: { _hook_domxml: `${base}/domxml`, extnet_pg: "br-net" },
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 2);
+    assert.match(
+      stderr,
+      /^network-nat: unexpected error, nothing was changed: .*interface\.ts.*\n$/,
+    );
+    assert.equal(Deno.readTextFileSync(`${base}/domxml`), input);
+  } finally {
+    Deno.removeSync(base, { recursive: true });
+  }
 });
