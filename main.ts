@@ -51,7 +51,7 @@ try {
       lookupNetwork: (name) => lookupNetwork(name, uri),
     });
     if (result.xml !== undefined) replaceHookFile(path, result.xml);
-    if (result.message) console.error(`${HOOK_PREFIX} ${result.message}`);
+    if (result.message) writeStderr(`${HOOK_PREFIX} ${result.message}`);
   }
   Deno.exit(0);
 } catch (error) {
@@ -60,6 +60,10 @@ try {
     ({ hookErrorLine }: typeof import("./lib/refusal.ts")) => hookErrorLine(error),
     () => `network-nat: unexpected error, nothing was changed: ${String(error).split("\n")[0]}`,
   );
-  console.error(line);
+  writeStderr(line);
   Deno.exit(2);
+}
+
+function writeStderr(line: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
 }

@@ -41,8 +41,9 @@ export function decodeHookFile(bytes: Uint8Array, name: string): string {
 /**
  * Replaces the hook file with `text` atomically: VDSM re-reads the file by name,
  * so it sees either the old content or the whole new one, never a truncated
- * file. The new file keeps the old one's permission bits. No fsync: the file
- * only lives as long as the VDSM call, which a host crash ends anyway.
+ * file. The new file is written beside it with mode 0600, as VDSM's own temp
+ * file has. No fsync: the file only lives as long as the VDSM call, which a
+ * host crash ends anyway.
  *
  * @example
  * ```ts ignore
@@ -51,18 +52,17 @@ export function decodeHookFile(bytes: Uint8Array, name: string): string {
  * ```
  */
 export function replaceHookFile(path: string, text: string): void {
-  const { mode } = Deno.statSync(path);
-  const slash = path.lastIndexOf("/");
-  const temp = Deno.makeTempFileSync({
-    dir: slash >= 0 ? path.slice(0, slash) || "/" : ".",
-    prefix: ".network-nat-",
-  });
+  // VDSM names each hook file uniquely, so this name is free unless a run was killed mid-write.
+  const temp = `${path}.network-nat-new`;
   try {
-    Deno.writeTextFileSync(temp, text);
-    if (mode !== null) Deno.chmodSync(temp, mode & 0o7777);
+    Deno.writeTextFileSync(temp, text, { createNew: true, mode: 0o600 });
     Deno.renameSync(temp, path);
   } catch (error) {
-    Deno.removeSync(temp);
+    try {
+      Deno.removeSync(temp);
+    } catch {
+      // nothing was created: the original error says why
+    }
     throw error;
   }
 }
