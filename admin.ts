@@ -27,7 +27,7 @@ import {
 import { HOOK_POINTS, type HookPoint, runHook } from "./lib/hook.ts";
 import { DEFAULT_HOOKS_DIR, SYSTEMD_PATH, VDSM_USER } from "./lib/install_plan.ts";
 import { PROPERTY, PROPERTY_REGEX } from "./lib/property.ts";
-import { HOOK_PREFIX, hookErrorLine } from "./lib/refusal.ts";
+import { HOOK_PREFIX, hookErrorLine, Refusal } from "./lib/refusal.ts";
 import { gatherDoctorFacts } from "./host/doctor_facts.ts";
 import { decodeHookFile, readHookFile } from "./host/hook_file.ts";
 import { libvirtUri, lookupNetwork } from "./host/virsh.ts";
@@ -232,7 +232,7 @@ async function preview(args: string[]): Promise<number> {
       ? decodeHookFile(await new Response(Deno.stdin.readable).bytes(), "stdin")
       : readHookFile(path);
   } catch (error) {
-    if (error instanceof Error && error.name === "Refusal") {
+    if (error instanceof Refusal) {
       console.error(hookErrorLine(error));
       return 2;
     }

@@ -14,7 +14,7 @@
 
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { HOOK_POINTS } from "./lib/hook.ts";
+import { HOOK_POINTS, hookPointOf } from "./lib/hook.ts";
 import {
   accessProblems,
   type Account,
@@ -33,6 +33,7 @@ import {
   parentsOf,
   planInstall,
   planUninstall,
+  SELFTEST_MIGRATING_VNIC_FILE,
   SELFTEST_NODE_FILE,
   SELFTEST_PROPERTY,
   SELFTEST_VNIC_FILE,
@@ -234,7 +235,10 @@ async function runHookOnce(
   property: string | undefined,
 ): Promise<SelfTestRun> {
   const { account } = context;
-  const before = Deno.readTextFileSync(joinPath(context.checkoutDir, SELFTEST_VNIC_FILE));
+  const sample = hookPointOf(path) === "before_device_migrate_destination"
+    ? SELFTEST_MIGRATING_VNIC_FILE
+    : SELFTEST_VNIC_FILE;
+  const before = Deno.readTextFileSync(joinPath(context.checkoutDir, sample));
   const file = Deno.makeTempFileSync({ dir: tempDir, prefix: "tmp" });
   Deno.writeTextFileSync(file, before);
   Deno.chmodSync(file, 0o600);

@@ -1,5 +1,5 @@
 #!/bin/sh
-//bin/true; [ -n "${extnet_pg+x}" ] || exit 0; command -v deno >/dev/null || { echo "network-nat: deno is not on PATH ($PATH); install Deno 2 in /usr/local/bin or /usr/bin" >&2; exit 2; }; NO_COLOR=1 exec deno run -q --ext=ts --no-config --no-prompt --no-remote --allow-env --allow-read --allow-write --allow-run=virsh "$0"
+//bin/true; [ -n "${extnet_pg+x}" ] || exit 0; command -v deno >/dev/null || { echo "network-nat: deno is not on PATH ($PATH); install Deno 2 in /usr/local/bin or /usr/bin" >&2; exit 2; }; NO_COLOR=1 exec deno run -q --ext=ts --no-config --no-prompt --no-remote --allow-env=extnet_pg,_hook_domxml,provider_type,LIBVIRT_DEFAULT_URI --allow-read --allow-write --allow-run=virsh "$0"
 
 /**
  * The network-nat VDSM hook.
@@ -19,8 +19,10 @@
 
 // Modules are loaded here rather than imported statically, so that even a broken install exits 2
 // with one line; and from this file's real folder, as Deno resolves imports against the link's.
-const load = (path: string) =>
-  import(new URL(path, `file://${Deno.realPathSync(import.meta.filename!)}`).href);
+const load = (path: string) => {
+  const real = Deno.realPathSync(import.meta.filename!).split("/").map(encodeURIComponent);
+  return import(new URL(path, `file://${real.join("/")}`).href);
+};
 
 try {
   const { runHook, hookPointOf }: typeof import("./lib/hook.ts") = await load("./lib/hook.ts");

@@ -5,7 +5,7 @@
  */
 
 import { type Network, parseNetworkReport } from "../lib/network.ts";
-import { Refusal } from "../lib/refusal.ts";
+import { LibvirtUnavailable, Refusal } from "../lib/refusal.ts";
 
 /** How long virsh may take before the hook gives up on it: VDSM waits for a hook forever. */
 export const VIRSH_TIMEOUT_MS = 5000;
@@ -14,15 +14,81 @@ export const VIRSH_TIMEOUT_MS = 5000;
  * The libvirt connection to use: `LIBVIRT_DEFAULT_URI` when set (libvirt's own
  * convention), else the system daemon, which a non-root user such as `vdsm`
  * must name explicitly.
+ *
+ * @example
+ * ```ts ignore
+ * import { libvirtUri } from "./virsh.ts";
+ * libvirtUri(); // "qemu:///system" unless LIBVIRT_DEFAULT_URI is set
+ * ```
  */
 export function libvirtUri(): string {
   return Deno.env.get("LIBVIRT_DEFAULT_URI") || "qemu:///system";
 }
 
+/** What one virsh run printed. */
+export interface VirshOutput {
+  /** Whether virsh exited 0 (with several commands: whether the last one succeeded). */
+  success: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `virsh -r -c URI COMMANDS` (prefixed by `runAs`, e.g. a `setpriv`
+ * command line) and returns what it printed. Gives up after `timeoutMs`: it
+ * kills virsh and stops waiting even for children that keep its output open.
+ * Throws {@linkcode LibvirtUnavailable} when virsh cannot be run or answers
+ * too late.
+ *
+ * @example
+ * ```ts ignore
+ * import { runVirsh } from "./virsh.ts";
+ * const { stdout } = await runVirsh("net-list --all --name", "qemu:///system");
+ * ```
+ */
+export async function runVirsh(
+  commands: string,
+  uri: string,
+  runAs: string[] = [],
+  timeoutMs = VIRSH_TIMEOUT_MS,
+): Promise<VirshOutput> {
+  const [program, ...args] = [...runAs, "virsh", "-r", "-c", uri, commands];
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(program, {
+      args,
+      env: { LC_ALL: "C" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (error) {
+    throw new LibvirtUnavailable(spawnFailure(error, program));
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs, undefined);
+  });
+  const output = await Promise.race([child.output(), late]);
+  clearTimeout(timer);
+  if (output === undefined) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // it ended just now; what it printed is no longer wanted
+    }
+    throw new LibvirtUnavailable(
+      `virsh did not answer within ${timeoutMs / 1000} s (is libvirtd running?)`,
+    );
+  }
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { success: output.success, stdout: text(output.stdout), stderr: text(output.stderr) };
+}
+
 /**
  * Looks the network `name` up with `virsh -r -c URI 'net-info NAME; net-dumpxml NAME'`.
- * Throws {@linkcode Refusal} with the reason when virsh is missing, not allowed,
- * too slow, or cannot find the network.
+ * Throws {@linkcode Refusal} when libvirt has no such network, and
+ * {@linkcode LibvirtUnavailable} when libvirt cannot be asked.
  *
  * @example
  * ```ts ignore
@@ -30,58 +96,56 @@ export function libvirtUri(): string {
  * const network = await lookupNetwork("ovs-net", "qemu:///system");
  * ```
  */
-export async function lookupNetwork(
-  name: string,
-  uri: string,
-  timeoutMs = VIRSH_TIMEOUT_MS,
-): Promise<Network> {
+export async function lookupNetwork(name: string, uri: string): Promise<Network> {
   // The name is NETWORK from extnet_pg ([A-Za-z0-9_.-]); --network keeps a leading '-' a value.
   const commands = `net-info --network ${name}; net-dumpxml --network ${name}`;
-  const signal = AbortSignal.timeout(timeoutMs);
-  let output: Deno.CommandOutput;
+  let output: VirshOutput;
   try {
-    output = await new Deno.Command("virsh", {
-      args: ["-r", "-c", uri, commands],
-      env: { LC_ALL: "C" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal,
-    }).output();
+    output = await runVirsh(commands, uri);
   } catch (error) {
-    throw new Refusal(`cannot check libvirt network '${name}': ${spawnFailure(error)}`);
+    if (error instanceof LibvirtUnavailable) {
+      throw new LibvirtUnavailable(`cannot check libvirt network '${name}': ${error.message}`);
+    }
+    throw error;
   }
-  if (signal.aborted) {
-    throw new Refusal(
-      `cannot check libvirt network '${name}': virsh did not answer within ` +
-        `${timeoutMs / 1000} s (is libvirtd running?)`,
-    );
-  }
-  const stderr = new TextDecoder().decode(output.stderr);
   if (!output.success) {
-    if (/Network not found/.test(stderr)) {
+    if (/Network not found/.test(output.stderr)) {
       throw new Refusal(
         `libvirt network '${name}' does not exist on this host (see 'virsh net-list --all'); ` +
           "define it on every host, or fix extnet_pg on the vNIC profile",
       );
     }
-    const reason = stderr.split("\n").map((line) => line.replace(/^error:\s*/, "").trim())
-      .filter((line) => line && !line.startsWith("failed to get network")).at(0);
-    throw new Refusal(
-      `cannot check libvirt network '${name}' at ${uri}: ${
-        reason ?? `virsh exited ${output.code}`
-      }`,
+    throw new LibvirtUnavailable(
+      `cannot check libvirt network '${name}' at ${uri}: ${virshError(output.stderr)}`,
     );
   }
-  return parseNetworkReport(new TextDecoder().decode(output.stdout));
+  return parseNetworkReport(output.stdout);
 }
 
-function spawnFailure(error: unknown): string {
+/**
+ * The reason in virsh's error output: its first `error:` line that is not the
+ * generic "failed to get ..." one.
+ *
+ * @example
+ * ```ts
+ * import { virshError } from "./virsh.ts";
+ * virshError("error: failed to connect to the hypervisor\nerror: Permission denied\n");
+ * // "failed to connect to the hypervisor"
+ * ```
+ */
+export function virshError(stderr: string): string {
+  return stderr.split("\n").map((line) => line.replace(/^error:\s*/, "").trim())
+    .filter((line) => line && !line.startsWith("failed to get ")).at(0) ?? "virsh failed";
+}
+
+function spawnFailure(error: unknown, program: string): string {
   if (error instanceof Deno.errors.NotFound) {
-    return "virsh is not installed (install libvirt-client)";
+    return program === "virsh"
+      ? "virsh is not installed (install libvirt-client)"
+      : `${program} is not installed`;
   }
   if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-    return "the hook may not run virsh (start it with --allow-run=virsh)";
+    return `the hook may not run ${program} (start it with --allow-run=${program})`;
   }
   return String(error);
 }

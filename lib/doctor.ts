@@ -23,6 +23,7 @@ import {
 } from "./install_plan.ts";
 import { type Network, placeOnNetwork, type Vlan } from "./network.ts";
 import { formatTarget, PROPERTY } from "./property.ts";
+import { Refusal } from "./refusal.ts";
 
 /** How a check came out: `fail` breaks VM starts, `warn` may, `ok` does not. */
 export type Status = "ok" | "warn" | "fail";
@@ -356,7 +357,7 @@ function targetFindings(target: TargetFacts): Finding[] {
     }
     return [finding];
   } catch (error) {
-    if (error instanceof Error && error.name === "Refusal") return fail(error.message);
+    if (error instanceof Refusal) return fail(error.message);
     throw error;
   }
 }

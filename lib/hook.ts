@@ -5,11 +5,12 @@
  * @module
  */
 
-import { readInterface, rewriteInterface } from "./interface.ts";
+import { readInterface, rewriteInterface, type Vnic } from "./interface.ts";
 import { type Network, type Placement, placeOnNetwork } from "./network.ts";
 import { portId } from "./port_id.ts";
 import { describeValue, formatTarget, parseTarget, PROPERTY, type Target } from "./property.ts";
-import { Refusal } from "./refusal.ts";
+import { LibvirtUnavailable, Refusal } from "./refusal.ts";
+import { attribute } from "./xml.ts";
 
 /** The VDSM hook points this hook serves. */
 export const HOOK_POINTS = [
@@ -102,10 +103,6 @@ export function targetOf(property: string): Target {
 export async function runHook(request: HookRequest): Promise<HookResult> {
   if (request.property === undefined) return {};
   const target = targetOf(request.property);
-  // libvirt is asked while the XML is read (virsh runs beside this process); a vNIC that is
-  // refused or left alone before the answer is needed ignores it.
-  const lookup = request.lookupNetwork?.(target.network);
-  lookup?.catch(() => {});
   const vnic = readInterface(request.xml);
   if (vnic.unplugged) {
     return { message: `${vnic.label} has no network (unplugged); left as it is` };
@@ -117,13 +114,26 @@ export async function runHook(request: HookRequest): Promise<HookResult> {
         `remove ${PROPERTY} from its vNIC profile or use a profile on an oVirt network`,
     );
   }
-  const network = await lookup;
+  const migrating = request.point === "before_device_migrate_destination";
+  if (migrating) checkRunningOnTarget(vnic, target);
+  let network: Network | undefined;
+  let unchecked: string | undefined;
+  try {
+    network = await request.lookupNetwork?.(target.network);
+  } catch (error) {
+    // At a live update VDSM answers any failure by handing libvirt the un-hooked XML, which
+    // moves the tap onto the oVirt bridge of a Linux-bridge network: when libvirt cannot be
+    // asked, the plain rewrite is the safer answer (Open vSwitch refuses it without a port id).
+    if (!(request.point === "before_update_device" && error instanceof LibvirtUnavailable)) {
+      throw error;
+    }
+    unchecked = error.message;
+  }
   const placement = network && placeOnNetwork(network, target);
   const where = `network ${formatTarget(target)}` +
-    (network && placement ? ` (${network.kind}${vlanNote(placement)})` : "");
-  if (request.point === "before_device_migrate_destination") {
-    return { message: `${vnic.label}: ${where} is ready on this host` };
-  }
+    (network && placement ? ` (${network.kind}${vlanNote(placement)})` : "") +
+    (unchecked ? ` (not checked: ${unchecked})` : "");
+  if (migrating) return { message: `${vnic.label}: ${where} is ready on this host` };
   const xml = rewriteInterface(vnic, target, {
     portId: await portId(vnic),
     openvswitch: placement?.openvswitch ? { vlan: placement.vlan } : undefined,
@@ -132,6 +142,27 @@ export async function runHook(request: HookRequest): Promise<HookResult> {
     xml: xml === request.xml ? undefined : xml,
     message: `${vnic.label} -> ${where}`,
   };
+}
+
+// At the migration destination the device XML is the source host's live XML: a vNIC that
+// does not run on its target there (started before the hook was installed, or put back on
+// the oVirt bridge by a failed update) would stay off it after the migration.
+function checkRunningOnTarget(vnic: Vnic, target: Target): void {
+  const network = attribute(vnic.source, "network");
+  const portgroup = attribute(vnic.source, "portgroup");
+  if (
+    network === target.network &&
+    (target.portgroup === undefined || portgroup === target.portgroup)
+  ) return;
+  const now = network === undefined
+    ? `bridge ${describeValue(attribute(vnic.source, "bridge") ?? "")}`
+    : `network ${describeValue(network)}` +
+      (portgroup === undefined ? "" : ` portgroup ${describeValue(portgroup)}`);
+  throw new Refusal(
+    `${vnic.label} runs on ${now} on the source host, not on network ${formatTarget(target)} ` +
+      "as extnet_pg asks, and would stay there; restart the VM, or unplug and plug the vNIC, " +
+      "so that the hook can redirect it",
+  );
 }
 
 // An Open vSwitch port without a VLAN carries every VLAN: say so rather than leave it implied.

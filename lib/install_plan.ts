@@ -39,6 +39,12 @@ export const SELFTEST_NODE_FILE = "samples/selftest-node.xml";
 /** The sample vNIC of the self-test, relative to the checkout. */
 export const SELFTEST_VNIC_FILE = "samples/vnic.xml";
 
+/**
+ * The same vNIC as the source host's live XML shows it once redirected, which
+ * is what the hook sees at `before_device_migrate_destination`.
+ */
+export const SELFTEST_MIGRATING_VNIC_FILE = "samples/vnic-migrating.xml";
+
 /** The libvirt network that {@linkcode SELFTEST_NODE_FILE} defines. */
 export const SELFTEST_NETWORK = "nnat-selftest";
 

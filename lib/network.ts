@@ -179,6 +179,13 @@ function networkKind(root: XmlElement, openvswitch: boolean): NetworkKind {
  * ```
  */
 export function placeOnNetwork(network: Network, target: Target): Placement {
+  // virsh also finds a network by UUID, but an interface names its network by name.
+  if (network.name !== target.network) {
+    throw new Refusal(
+      `libvirt network '${target.network}' does not exist on this host (virsh found ` +
+        `'${network.name}' by that UUID); name the network in extnet_pg`,
+    );
+  }
   if (!network.active) {
     throw new Refusal(
       `libvirt network '${network.name}' is not active; start it with ` +

@@ -23,6 +23,27 @@ export class Refusal extends Error {
   }
 }
 
+/**
+ * libvirt could not be asked (virsh missing, not allowed, failing or too
+ * slow), as opposed to a definite answer such as "no such network". The hook
+ * refuses either way, except at a live update, where refusing would make VDSM
+ * hand libvirt the un-hooked XML.
+ *
+ * @example
+ * ```ts
+ * import { LibvirtUnavailable, Refusal } from "./refusal.ts";
+ * const error = new LibvirtUnavailable("virsh did not answer within 5 s");
+ * error instanceof Refusal; // true
+ * ```
+ */
+export class LibvirtUnavailable extends Refusal {
+  /** Creates the error with a one-line `message`. */
+  constructor(message: string) {
+    super(message);
+    this.name = "LibvirtUnavailable";
+  }
+}
+
 /** What every line the hook writes to stderr starts with. */
 export const HOOK_PREFIX = "network-nat:";
 
@@ -38,9 +59,8 @@ export const HOOK_PREFIX = "network-nat:";
  * ```
  */
 export function hookErrorLine(error: unknown): string {
-  // By name, not instanceof: main.ts loads this module dynamically, after errors may be thrown.
-  const reason = error instanceof Error && error.name === "Refusal"
+  const reason = error instanceof Refusal
     ? error.message
     : `unexpected error, nothing was changed: ${String(error)}`;
-  return `${HOOK_PREFIX} ${reason.replace(/\s*\n\s*/g, " ")}`;
+  return `${HOOK_PREFIX} ${reason.replace(/\s*[^\x20-\x7e]+\s*/g, " ")}`;
 }

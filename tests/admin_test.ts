@@ -243,7 +243,7 @@ Deno.test("preview prints the hook's refusal line exactly and exits 2", async ()
   }
 });
 
-Deno.test("preview refuses at before_device_migrate_destination when the network is missing", async () => {
+Deno.test("preview refuses at before_device_migrate_destination when the vNIC is not on its target", async () => {
   const run = await task("preview", [
     fixture("vdsm-bridge-mtu.xml"),
     "--value",
@@ -251,7 +251,11 @@ Deno.test("preview refuses at before_device_migrate_destination when the network
     "--point",
     "before_device_migrate_destination",
   ]);
-  assertOneLine(run, 2, /has no portgroup 'vlan-30'/);
+  assertOneLine(
+    run,
+    2,
+    /runs on bridge "ovirtmgmt" on the source host, not on network ovs-net:vlan-30/,
+  );
 });
 
 Deno.test("preview of an unplugged vNIC or at migration: no diff, exit 0, said on stderr", async () => {
@@ -265,9 +269,9 @@ Deno.test("preview of an unplugged vNIC or at migration: no diff, exit 0, said o
   assert.match(unplugged.stderr, /has no network \(unplugged\); left as it is\n/);
   assert.match(unplugged.stderr, /^preview: the hook would leave the device XML as it is/m);
   const migration = await task("preview", [
-    fixture("vdsm-bridge-mtu.xml"),
+    fixture("gen-hookinput-device-migrate-destination.xml"),
     "--value",
-    "ovs-net:vlan-10",
+    "ovs-net:vlan-20",
     "--point",
     "before_device_migrate_destination",
   ]);
@@ -275,7 +279,7 @@ Deno.test("preview of an unplugged vNIC or at migration: no diff, exit 0, said o
   assert.equal(migration.stdout, "");
   assert.match(
     migration.stderr,
-    /network ovs-net:vlan-10 \(Open vSwitch, VLAN 10\) is ready on this host/,
+    /network ovs-net:vlan-20 \(Open vSwitch, VLAN 20\) is ready on this host/,
   );
 });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { hookPointOf, runHook } from "../lib/hook.ts";
-import { Refusal } from "../lib/refusal.ts";
-import { assertRewritten, corpus, recordedLookup } from "./helpers.ts";
+import { LibvirtUnavailable, Refusal } from "../lib/refusal.ts";
+import { assertRewritten, corpus, recordedLookup, recordedNetwork } from "./helpers.ts";
 
 // Corpus inputs (tests/fixtures/corpus/INDEX.md) that are plain vNICs: every one is rewritten.
 const REWRITTEN = [
@@ -402,10 +402,28 @@ Deno.test("at the migration destination only checks the target, writing nothing"
     runHook({
       point: "before_device_migrate_destination",
       property: "ovs-net:vlan-30",
-      xml,
+      xml: xml.replace('portgroup="vlan-20"', 'portgroup="vlan-30"'),
       lookupNetwork: recordedLookup,
     }),
     /has no portgroup 'vlan-30'/,
+  );
+  await assert.rejects(
+    runHook({
+      point: "before_device_migrate_destination",
+      property: "ovs-net:vlan-20",
+      xml: corpus("gen-hookinput-update-device-recovered.xml"),
+      lookupNetwork: recordedLookup,
+    }),
+    /vNIC 56:6f:1a:2b:00:01 runs on bridge "ovirtmgmt" on the source host, not on network ovs-net:vlan-20 as extnet_pg asks, and would stay there; restart the VM/,
+  );
+  await assert.rejects(
+    runHook({
+      point: "before_device_migrate_destination",
+      property: "ovs-net:vlan-10",
+      xml,
+      lookupNetwork: recordedLookup,
+    }),
+    /runs on network "ovs-net" portgroup "vlan-20" on the source host, not on network ovs-net:vlan-10/,
   );
 });
 
@@ -423,4 +441,53 @@ Deno.test("learns the hook point from the directory of its link", () => {
     ["", undefined],
   ];
   for (const [path, point] of table) assert.equal(hookPointOf(path), point, path);
+});
+
+Deno.test("at a live update, rewrites without the check when libvirt cannot be asked", async () => {
+  // Refusing there would make VDSM hand libvirt the un-hooked XML, which moves the tap of a
+  // Linux-bridge network onto the oVirt bridge; Open vSwitch refuses this plain rewrite.
+  const unavailable = () =>
+    Promise.reject(
+      new LibvirtUnavailable("cannot check libvirt network 'br-net': virsh timed out"),
+    );
+  const input = corpus("gen-hookinput-update-device-started-here.xml");
+  const update = await runHook({
+    point: "before_update_device",
+    property: "br-net:vlan-20",
+    xml: input,
+    lookupNetwork: unavailable,
+  });
+  assertRewritten(input, update.xml!, { network: "br-net", portgroup: "vlan-20" });
+  assert.match(update.message!, /-> network br-net:vlan-20 \(not checked: cannot check libvirt/);
+  for (const point of ["before_device_create", "before_nic_hotplug"] as const) {
+    await assert.rejects(
+      runHook({ point, property: "br-net:vlan-20", xml: input, lookupNetwork: unavailable }),
+      /virsh timed out/,
+    );
+  }
+  await assert.rejects(
+    runHook({
+      point: "before_update_device",
+      property: "ovs-net:vlan-2",
+      xml: input,
+      lookupNetwork: recordedLookup,
+    }),
+    /has no portgroup 'vlan-2'/,
+    "a definite answer from libvirt is still a refusal",
+  );
+});
+
+Deno.test("refuses a network that virsh found by UUID rather than by name", async () => {
+  const network = recordedNetwork("ovs-net");
+  const byUuid = "d8de0a41-9f25-4362-b470-cf82ba8ae871";
+  await assert.rejects(
+    runHook({
+      property: byUuid,
+      xml: corpus("gen-hookinput-nic-hotplug.xml"),
+      lookupNetwork: () => Promise.resolve(network),
+    }),
+    new RegExp(
+      `network '${byUuid}' does not exist on this host \\(virsh found 'ovs-net' by that UUID\\)`,
+    ),
+  );
 });

@@ -276,7 +276,8 @@ Deno.test(
       ],
       [
         "before_device_migrate_destination",
-        corpus("gen-hookinput-device-migrate-destination.xml"),
+        corpus("gen-hookinput-device-migrate-destination.xml")
+          .replace('network="ovs-net" portgroup="vlan-20"', 'network="off-net"'),
         "off-net",
         /'off-net' is not active/,
       ],

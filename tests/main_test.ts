@@ -185,7 +185,7 @@ Deno.test("refuses with exit 2 and one line, leaving the file untouched", async 
     ],
     [
       "before_device_migrate_destination",
-      corpus("gen-hookinput-device-migrate-destination.xml"),
+      corpus("gen-hookinput-device-migrate-destination.xml").replace("vlan-20", "vlan-30"),
       { extnet_pg: "ovs-net:vlan-30" },
       /no portgroup 'vlan-30'/,
     ],
@@ -233,7 +233,10 @@ Deno.test("says clearly when deno is not on VDSM's PATH", async () => {
 Deno.test("gives up on a virsh that hangs, with a clear line", async () => {
   const fake = `${tree.scratch}/../fake-bin`;
   Deno.mkdirSync(fake, { recursive: true });
-  Deno.writeTextFileSync(`${fake}/virsh`, "#!/bin/sh\nexec sleep 60\n", { mode: 0o755 });
+  // It ignores SIGTERM and leaves a child holding its output open: the bound must still hold.
+  Deno.writeTextFileSync(`${fake}/virsh`, "#!/bin/sh\ntrap '' TERM\nsleep 20 &\nwait\n", {
+    mode: 0o755,
+  });
   const input = corpus("gen-hookinput-nic-hotplug.xml");
   const started = Date.now();
   const run = await runInstalledHook("before_nic_hotplug", input, { extnet_pg: "br-net" }, {
