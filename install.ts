@@ -4,8 +4,9 @@
  * Links `50_network_nat` to this checkout's `main.ts` in each hook point
  * directory, after checking that VDSM's user can run it, then runs every
  * installed hook as VDSM would (and rolls back when one fails). The decisions
- * and messages live in `lib/install_plan.ts`, the reading of the host in
- * `host/hooks_dir.ts` and `host/system.ts`; this file makes the changes.
+ * and messages live in `lib/install_plan.ts`, `lib/access.ts` and
+ * `lib/selftest.ts`, the reading of the host in `host/hooks_dir.ts` and
+ * `host/system.ts`; this file makes the changes.
  *
  * Exit codes: 0 done or nothing to do; 1 refused or failed, with the reason.
  *
@@ -14,35 +15,35 @@
 
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { accessProblems, type Account, deniedAccess, parentsOf } from "./lib/access.ts";
+import { errorText } from "./lib/cli.ts";
 import { HOOK_POINTS, hookPointOf } from "./lib/hook.ts";
 import {
-  accessProblems,
-  type Account,
   type Action,
   changesDisk,
   DEFAULT_HOOKS_DIR,
-  deniedAccess,
   denoMissingMessage,
   describeAction,
   engineInstructions,
   findStrays,
   HOOK_NAME,
   joinPath,
-  judgeSelfTest,
   mainScriptProblem,
-  parentsOf,
   planInstall,
   planUninstall,
-  SELFTEST_MIGRATING_VNIC_FILE,
-  SELFTEST_NODE_FILE,
-  SELFTEST_PROPERTY,
-  SELFTEST_VNIC_FILE,
-  type SelfTestRun,
   strayMessage,
   SYSTEMD_PATH,
   VDSM_USER,
   virshMissingMessage,
 } from "./lib/install_plan.ts";
+import {
+  judgeSelfTest,
+  SELFTEST_MIGRATING_VNIC_FILE,
+  SELFTEST_NODE_FILE,
+  SELFTEST_PROPERTY,
+  SELFTEST_VNIC_FILE,
+  type SelfTestRun,
+} from "./lib/selftest.ts";
 import { pointStates, scanHookDirs } from "./host/hooks_dir.ts";
 import {
   accessNeed,
@@ -85,10 +86,6 @@ function say(line: string): void {
 
 function refuse(lines: string[]): never {
   throw new Stop(lines.map((line) => `refused:  ${line}`).join("\n"));
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 interface Context {
@@ -246,7 +243,10 @@ async function runHookOnce(
   const env: Record<string, string> = {
     PATH: context.servicePath,
     HOME: account.home,
-    LIBVIRT_DEFAULT_URI: `test://${joinPath(context.checkoutDir, SELFTEST_NODE_FILE)}`,
+    // libvirt reads the URI's path percent-encoded (a raw space is refused).
+    LIBVIRT_DEFAULT_URI: `test://${
+      joinPath(context.checkoutDir, SELFTEST_NODE_FILE).split("/").map(encodeURIComponent).join("/")
+    }`,
     _hook_domxml: file,
     vmId: VM_ID,
   };

@@ -15,14 +15,39 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { parseOptions, UsageError } from "../lib/cli.ts";
 import { HOOK_POINTS } from "../lib/hook.ts";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "40" } } });
-const rounds = Number(values.rounds);
-const root = new URL("../", import.meta.url).pathname;
+const USAGE = "deno task bench [--rounds N], N a positive integer (default 40)";
+
+function readRounds(args: string[]): number {
+  const { values, positionals } = parseOptions(args, {
+    rounds: { type: "string", default: "40" },
+  });
+  if (values.help) {
+    console.log(`Usage: ${USAGE}`);
+    Deno.exit(0);
+  }
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  if (!/^[1-9][0-9]*$/.test(values.rounds)) {
+    throw new UsageError(`--rounds must be a positive integer, not ${values.rounds}`);
+  }
+  return Number(values.rounds);
+}
+
+let rounds: number;
+try {
+  rounds = readRounds(Deno.args);
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  console.error(`bench: ${error.message} (usage: ${USAGE})`);
+  Deno.exit(2);
+}
+const root = fileURLToPath(new URL("../", import.meta.url));
 const work = Deno.makeTempDirSync({ prefix: "network-nat-bench-" });
-const networks = `test://${root}samples/networks.xml`;
+// A URI, so its path stays percent-encoded.
+const networks = `test://${new URL("../samples/networks.xml", import.meta.url).pathname}`;
 const recorded = `${root}tests/fixtures/virsh/br-net.txt`;
 const sample = Deno.readTextFileSync(`${root}tests/fixtures/corpus/gen-hookinput-nic-hotplug.xml`);
 
@@ -45,6 +70,13 @@ interface Case {
 }
 
 const path = Deno.env.get("PATH") ?? "/usr/bin:/bin";
+const home = Deno.env.get("HOME");
+// Only these reach the commands: an extnet_pg or provider_type of the caller's would change
+// what the hook does.
+const baseEnv: Record<string, string> = {
+  PATH: path,
+  ...(home === undefined ? {} : { HOME: home }),
+};
 const deno = Deno.execPath();
 const stubPath = `${work}/recorded-bin:${path}`;
 Deno.writeTextFileSync(
@@ -81,7 +113,8 @@ async function timeOnce(item: Case): Promise<number> {
     stdin: "null",
     stdout: "null",
     stderr: "piped",
-    env: { _hook_domxml: domxml, LIBVIRT_DEFAULT_URI: networks, ...item.env },
+    clearEnv: true,
+    env: { ...baseEnv, _hook_domxml: domxml, LIBVIRT_DEFAULT_URI: networks, ...item.env },
   }).output();
   const elapsed = performance.now() - started;
   if (code !== 0) throw new Error(`${item.name} failed: ${new TextDecoder().decode(stderr)}`);

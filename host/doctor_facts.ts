@@ -6,13 +6,15 @@
  * @module
  */
 
+import type { Account } from "../lib/access.ts";
+import { errorText } from "../lib/cli.ts";
 import type { DenoFacts, DoctorFacts, LibvirtFacts, TargetFacts } from "../lib/doctor.ts";
-import { type Account, joinPath } from "../lib/install_plan.ts";
+import { joinPath } from "../lib/install_plan.ts";
 import { type Network, parseNetworkReport } from "../lib/network.ts";
 import { parseTarget } from "../lib/property.ts";
 import { pointStates, scanHookDirs } from "./hooks_dir.ts";
 import { findOnPath, hookAccessNeeds, lookupAccount, pathFacts, readHead } from "./system.ts";
-import { libvirtUri, lookupNetwork, VIRSH_TIMEOUT_MS } from "./virsh.ts";
+import { libvirtUri, lookupNetwork, runVirsh, VIRSH_TIMEOUT_MS, virshError } from "./virsh.ts";
 
 /** What the doctor is asked to look at. */
 export interface DoctorOptions {
@@ -26,19 +28,24 @@ export interface DoctorOptions {
   value?: string;
 }
 
-/** The real path of this checkout. */
-export function checkoutDir(): string {
-  return Deno.realPathSync(new URL("../", import.meta.url).pathname);
-}
-
-function errorText(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split("\n")[0];
+// The real path of this checkout.
+function checkoutDir(): string {
+  return Deno.realPathSync(`${import.meta.dirname}/..`);
 }
 
 async function denoFacts(servicePath: string): Promise<DenoFacts> {
   const ownDeno = Deno.execPath();
   const path = findOnPath("deno", servicePath);
   if (!path) return { servicePath, ownDeno };
+  // The doctor task may run only the deno binaries of systemd's default PATH (see deno.json).
+  if (Deno.permissions.querySync({ name: "run", command: path }).state !== "granted") {
+    return {
+      servicePath,
+      ownDeno,
+      path,
+      versionError: "not checked: the doctor task may run deno only from systemd's default PATH",
+    };
+  }
   try {
     const output = await new Deno.Command(path, {
       args: ["--version"],
@@ -75,42 +82,21 @@ async function virshRunner(
 ): Promise<VirshRunner> {
   const drop = as !== undefined && as.uid !== Deno.uid();
   const self = drop ? undefined : await lookupAccount(String(Deno.uid()));
+  // As the hook's user, with only what vdsmd gives it: env -i drops the rest of ours.
+  const runAs = drop
+    ? [
+      ...["setpriv", `--reuid=${as.uid}`, `--regid=${as.gid}`, "--init-groups", "--"],
+      ...["env", "-i", "LC_ALL=C", `HOME=${as.home}`, `PATH=${servicePath}`],
+    ]
+    : [];
   return {
     user: drop ? as.name : self?.name ?? `uid ${Deno.uid()}`,
     async run(commands) {
-      const virsh = ["virsh", "-r", "-c", uri, commands];
-      const [command, ...args] = drop
-        ? ["setpriv", `--reuid=${as.uid}`, `--regid=${as.gid}`, "--init-groups", "--", ...virsh]
-        : virsh;
       try {
-        const output = await new Deno.Command(command, {
-          args,
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-          ...(drop
-            ? { clearEnv: true, env: { LC_ALL: "C", HOME: as.home, PATH: servicePath } }
-            : { env: { LC_ALL: "C" } }),
-          signal: AbortSignal.timeout(VIRSH_TIMEOUT_MS),
-        }).output();
-        const stderr = new TextDecoder().decode(output.stderr);
-        const error = stderr.split("\n").map((l) => l.replace(/^error:\s*/, "").trim())
-          .filter(Boolean).join("; ");
-        return {
-          ok: output.success,
-          stdout: new TextDecoder().decode(output.stdout),
-          error: error || `exit code ${output.code}`,
-        };
+        const output = await runVirsh(commands, uri, runAs);
+        return { ok: output.success, stdout: output.stdout, error: virshError(output.stderr) };
       } catch (error) {
-        return {
-          ok: false,
-          stdout: "",
-          error: error instanceof Deno.errors.NotFound
-            ? `${command} is not installed`
-            : error instanceof DOMException && error.name === "TimeoutError"
-            ? `no answer within ${VIRSH_TIMEOUT_MS / 1000} s (is libvirtd running?)`
-            : errorText(error),
-        };
+        return { ok: false, stdout: "", error: errorText(error) };
       }
     },
   };

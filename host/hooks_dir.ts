@@ -18,18 +18,9 @@ import {
 } from "../lib/install_plan.ts";
 import { pathFacts, readHead } from "./system.ts";
 
-/**
- * Describes what is at `path`, without following a final link. A path that does
- * not exist (or has a file where a folder should be) is `missing`; other errors
- * are thrown.
- *
- * @example
- * ```ts ignore
- * import { entryAt } from "./hooks_dir.ts";
- * entryAt("/usr/libexec/vdsm/hooks/before_device_create/50_network_nat").kind; // "link"
- * ```
- */
-export function entryAt(path: string): Entry {
+// What is at `path`, without following a final link. A path that does not exist (or has a
+// file where a folder should be) is `missing`; other errors are thrown.
+function entryAt(path: string): Entry {
   let info: Deno.FileInfo;
   try {
     info = Deno.lstatSync(path);

@@ -6,11 +6,9 @@
  * @module
  */
 
+import { type AccessNeed, accessProblems, type Account } from "./access.ts";
 import { HOOK_POINTS, targetOf } from "./hook.ts";
 import {
-  type AccessNeed,
-  accessProblems,
-  type Account,
   denoMissingMessage,
   describeEntry,
   findStrays,
@@ -21,7 +19,7 @@ import {
   type PointState,
   strayMessage,
 } from "./install_plan.ts";
-import { type Network, placeOnNetwork, type Vlan } from "./network.ts";
+import { describeVlan, type Network, placeOnNetwork } from "./network.ts";
 import { formatTarget, PROPERTY } from "./property.ts";
 import { Refusal } from "./refusal.ts";
 
@@ -108,25 +106,6 @@ export interface DoctorFacts {
 }
 
 /**
- * Renders a VLAN the way an admin reads it, e.g. `VLAN 20` or `trunk 10,20 (20 untagged)`.
- *
- * @example
- * ```ts
- * import { describeVlan } from "./doctor.ts";
- * describeVlan({ trunk: false, tags: [{ id: 20 }] }); // "VLAN 20"
- * ```
- */
-export function describeVlan(vlan: Vlan | undefined): string {
-  if (!vlan || vlan.tags.length === 0) return "no VLAN";
-  const ids = vlan.tags.map((tag) => tag.id).join(",");
-  const native = vlan.tags.filter((tag) => tag.nativeMode).map((tag) =>
-    `${tag.id} ${tag.nativeMode}`
-  );
-  return `${vlan.trunk || vlan.tags.length > 1 ? "trunk" : "VLAN"} ${ids}` +
-    (native.length ? ` (native ${native.join(", ")})` : "");
-}
-
-/**
  * Describes a libvirt network in one line: kind, state, portgroups with their VLANs.
  *
  * @example
@@ -147,7 +126,7 @@ export function describeNetwork(network: Network): string {
     (portgroups.length ? `, portgroups ${portgroups.join("; ")}` : ", no portgroups");
 }
 
-// Splits "problem: fix" messages of install_plan.ts at their last ": ".
+// Splits "problem: fix" messages of install_plan.ts and access.ts at their last ": ".
 function splitFix(text: string): [string, string | undefined] {
   const at = text.lastIndexOf(": ");
   return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 2)];

@@ -32,30 +32,21 @@
 
 import { PROPERTY, PROPERTY_REGEX } from "./property.ts";
 
-/** The engine-config option that declares device custom properties. */
-export const CONFIG_KEY = "CustomDeviceProperties";
+// The engine-config option that declares device custom properties.
+const CONFIG_KEY = "CustomDeviceProperties";
 
-/** The command that prints the value of {@linkcode CONFIG_KEY} for every compatibility version. */
+/** The command that prints the value of `CustomDeviceProperties` for every compatibility version. */
 export const GET_COMMAND = `engine-config -g ${CONFIG_KEY}`;
 
-/** The command that makes the engine reload its configuration. */
-export const RESTART_COMMAND = "systemctl restart ovirt-engine";
-
-/**
- * The regex of the engine's default `SecurityGroups` interface property (from ovirt-engine's
- * `packaging/dbscripts/upgrade/pre_upgrade/0000_config.sql`), which a new value must keep for
- * OVN security groups.
- */
-export const SECURITY_GROUPS_REGEX =
-  "^(?:(?:[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}, *)*" +
-  "[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}|)$";
+// The command that makes the engine reload its configuration.
+const RESTART_COMMAND = "systemctl restart ovirt-engine";
 
 /**
  * Device types that may carry custom properties, in the order of the engine's
  * `VmDeviceGeneralType` enum (without `UNKNOWN`). `engine-config -s` accepts blocks only in
  * this order.
  */
-export const DEVICE_TYPES = [
+const DEVICE_TYPES = [
   "disk",
   "interface",
   "video",
@@ -122,6 +113,13 @@ export interface ErrorLocation {
 /**
  * A value or an `engine-config -g` output that this module does not understand. The message
  * is one line: where (version, line, column), what was wrong, and what was expected.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const error = new EngineConfigSyntaxError("expected '}}'", { version: "4.7", column: 3 });
+ * assert.deepEqual(error.message, "version 4.7, column 3: expected '}}'");
+ * ```
  */
 export class EngineConfigSyntaxError extends SyntaxError {
   readonly version: string | undefined;
@@ -543,18 +541,8 @@ export function isAcceptedByEngineConfig(value: string): boolean {
   return ENGINE_VALIDATION_RE.test(value);
 }
 
-/**
- * Returns the regex of property `name` of device type `type`, or `undefined` when absent.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * const blocks = parseCustomDeviceProperties("{type=interface;prop={extnet_pg=^x$}}");
- * assert.deepEqual(findPropertyRegex(blocks, "interface", "extnet_pg"), "^x$");
- * assert.deepEqual(findPropertyRegex(blocks, "disk", "extnet_pg"), undefined);
- * ```
- */
-export function findPropertyRegex(
+// The regex of property `name` of device type `type`, or `undefined` when absent.
+function findPropertyRegex(
   blocks: readonly DeviceTypeBlock[],
   type: DeviceType,
   name: string,
@@ -654,19 +642,8 @@ export function quoteForShell(word: string): string {
   return `'${word}'`;
 }
 
-/**
- * Renders the `engine-config -s` command that sets `value` for compatibility `version`.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * assert.deepEqual(
- *   engineConfigSetCommand("4.7", "{type=interface;prop={a=^x$}}"),
- *   "engine-config -s CustomDeviceProperties='{type=interface;prop={a=^x$}}' --cver=4.7",
- * );
- * ```
- */
-export function engineConfigSetCommand(version: string, value: string): string {
+// The `engine-config -s` command that sets `value` for compatibility `version`.
+function engineConfigSetCommand(version: string, value: string): string {
   if (!VERSION_RE.test(version)) {
     throw new RangeError(`Cannot use version '${version}': expected a version like 4.7`);
   }
@@ -675,7 +652,7 @@ export function engineConfigSetCommand(version: string, value: string): string {
 
 /**
  * Renders the commands to paste: one `engine-config -s` per version that needs a change,
- * then {@linkcode RESTART_COMMAND}. Returns no command when no version needs a change.
+ * then the engine restart. Returns no command when no version needs a change.
  *
  * @example Usage
  * ```ts
@@ -693,4 +670,42 @@ export function renderCommands(plans: readonly VersionPlan[]): string[] {
     .filter((plan) => plan.change !== "none")
     .map((plan) => engineConfigSetCommand(plan.version, plan.next));
   return commands.length === 0 ? [] : [...commands, RESTART_COMMAND];
+}
+
+/**
+ * Renders what `deno task engine-config` prints for the parsed output of
+ * {@linkcode GET_COMMAND}: one comment line per version saying what changes, then the
+ * commands of {@linkcode renderCommands}, or that there is nothing to run.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const report = renderReport(parseEngineConfigOutput("CustomDeviceProperties:  version: 4.7"));
+ * assert.ok(report.includes("#   4.7: add extnet_pg, keep the rest\n"));
+ * assert.ok(report.endsWith("systemctl restart ovirt-engine\n"));
+ * ```
+ */
+export function renderReport(values: readonly VersionValue[]): string {
+  const plans = planExtnetPg(values);
+  const commands = renderCommands(plans);
+  return [
+    `# ${CONFIG_KEY}, per compatibility version (${PROPERTY}=${PROPERTY_REGEX}):`,
+    ...plans.map((plan, index) => describePlan(plan, values[index].blocks)),
+    ...(commands.length === 0 ? ["# nothing to change: no command to run"] : [
+      "# run on the engine machine ('engine-config -s' replaces a version's whole value):",
+      ...commands,
+    ]),
+  ].map((line) => `${line}\n`).join("");
+}
+
+function describePlan(plan: VersionPlan, blocks: readonly DeviceTypeBlock[]): string {
+  switch (plan.change) {
+    case "none":
+      return `#   ${plan.version}: ${PROPERTY} is already declared right; nothing to change`;
+    case "add":
+      return `#   ${plan.version}: add ${PROPERTY}, keep the rest`;
+    case "update":
+      return `#   ${plan.version}: replace the ${PROPERTY} regex ` +
+        `${findPropertyRegex(blocks, "interface", PROPERTY)}, keep the rest`;
+  }
 }

@@ -6,7 +6,7 @@
  */
 
 import { readInterface, rewriteInterface, type Vnic } from "./interface.ts";
-import { type Network, type Placement, placeOnNetwork } from "./network.ts";
+import { describeVlan, type Network, type Placement, placeOnNetwork } from "./network.ts";
 import { portId } from "./port_id.ts";
 import { describeValue, formatTarget, parseTarget, PROPERTY, type Target } from "./property.ts";
 import { LibvirtUnavailable, Refusal } from "./refusal.ts";
@@ -167,8 +167,6 @@ function checkRunningOnTarget(vnic: Vnic, target: Target): void {
 
 // An Open vSwitch port without a VLAN carries every VLAN: say so rather than leave it implied.
 function vlanNote({ vlan, openvswitch }: Placement): string {
-  if (vlan) {
-    return `, VLAN ${vlan.trunk ? "trunk " : ""}${vlan.tags.map((tag) => tag.id).join(",")}`;
-  }
+  if (vlan?.tags.length) return `, ${describeVlan(vlan)}`;
   return openvswitch ? ", no VLAN: the port carries every VLAN" : "";
 }

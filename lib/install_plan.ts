@@ -1,8 +1,8 @@
 /**
  * The decisions of `install.ts`, without any I/O: what to do at each hook point
- * given what is there, which files user `vdsm` cannot reach, whether a self-test
- * run passed, and every line the installer prints (including the engine-side
- * instructions).
+ * given what is there, and every line the installer prints (including the
+ * engine-side instructions). Whether user `vdsm` can reach the files is in
+ * `access.ts`, the self-test's verdict in `selftest.ts`.
  *
  * `install.ts` gathers the facts (through `host/hooks_dir.ts` and `host/system.ts`,
  * and runs of the hook) and hands them to these functions.
@@ -10,16 +10,10 @@
  * @module
  */
 
+import { isInside, octalMode } from "./access.ts";
+import { GET_COMMAND } from "./engine_config.ts";
 import { HOOK_POINTS, type HookPoint } from "./hook.ts";
-import {
-  engineConfigSetCommand,
-  formatCustomDeviceProperties,
-  GET_COMMAND,
-  RESTART_COMMAND,
-  SECURITY_GROUPS_REGEX,
-  withProperty,
-} from "./engine_config.ts";
-import { PROPERTY, PROPERTY_REGEX } from "./property.ts";
+import { PROPERTY } from "./property.ts";
 
 /** The file name of the hook in each hook point directory (VDSM runs them sorted by path). */
 export const HOOK_NAME = "50_network_nat";
@@ -32,30 +26,6 @@ export const VDSM_USER = "vdsm";
 
 /** The PATH systemd gives a service that sets none, such as vdsmd. */
 export const SYSTEMD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin";
-
-/** The test-driver node file of the self-test, relative to the checkout. */
-export const SELFTEST_NODE_FILE = "samples/selftest-node.xml";
-
-/** The sample vNIC of the self-test, relative to the checkout. */
-export const SELFTEST_VNIC_FILE = "samples/vnic.xml";
-
-/**
- * The same vNIC as the source host's live XML shows it once redirected, which
- * is what the hook sees at `before_device_migrate_destination`.
- */
-export const SELFTEST_MIGRATING_VNIC_FILE = "samples/vnic-migrating.xml";
-
-/** The libvirt network that {@linkcode SELFTEST_NODE_FILE} defines. */
-export const SELFTEST_NETWORK = "nnat-selftest";
-
-/** A portgroup of {@linkcode SELFTEST_NETWORK}. */
-export const SELFTEST_PORTGROUP = "selftest";
-
-/** The `extnet_pg` value the self-test sets. */
-export const SELFTEST_PROPERTY = `${SELFTEST_NETWORK}:${SELFTEST_PORTGROUP}`;
-
-/** The compatibility version the engine instructions use as their example. */
-export const ENGINE_VERSION = "4.7";
 
 /** What is found at a path: nothing, a symbolic link, or something else. */
 export type Entry =
@@ -124,30 +94,8 @@ export function joinPath(...parts: string[]): string {
   return parts.join("/").replace(/\/{2,}/g, "/").replace(/(.)\/$/, "$1");
 }
 
-/**
- * Tells whether `path` is `dir` or inside it (both absolute and normalized).
- *
- * @example
- * ```ts
- * import { isInside } from "./install_plan.ts";
- * isInside("/opt/network-nat/main.ts", "/opt/network-nat"); // true
- * isInside("/opt/network-nat2/main.ts", "/opt/network-nat"); // false
- * ```
- */
-export function isInside(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(dir === "/" ? "/" : `${dir}/`);
-}
-
-/**
- * Tells whether a link leads into the checkout, by its target or by its real path.
- *
- * @example
- * ```ts
- * import { linksInto } from "./install_plan.ts";
- * linksInto({ kind: "link", target: "/opt/nn/main.ts" }, "/opt/nn"); // true
- * ```
- */
-export function linksInto(entry: Entry, checkoutDir: string): boolean {
+// Whether a link leads into the checkout, by its target or by its real path.
+function linksInto(entry: Entry, checkoutDir: string): boolean {
   return entry.kind === "link" &&
     (isInside(entry.target, checkoutDir) ||
       (entry.resolved !== undefined && isInside(entry.resolved, checkoutDir)));
@@ -340,123 +288,9 @@ export function mainScriptProblem(path: string, head: string, mode: number): str
       "restore it from git (git checkout -- main.ts)";
   }
   if ((mode & 0o111) === 0) {
-    return `${path} is not executable (mode ${octal(mode)}): run chmod 0755 ${path}`;
+    return `${path} is not executable (mode ${octalMode(mode)}): run chmod 0755 ${path}`;
   }
   return undefined;
-}
-
-/** The identity a hook runs as. */
-export interface Account {
-  name: string;
-  uid: number;
-  /** The primary group. */
-  gid: number;
-  /** All groups, primary included. */
-  groups: readonly number[];
-  home: string;
-}
-
-/** What `stat` says about one path, as far as permissions go. */
-export interface PathFacts {
-  path: string;
-  isDirectory: boolean;
-  /** Permission bits. */
-  mode: number;
-  uid: number;
-  gid: number;
-}
-
-/**
- * Returns the letters of `need` (`r`, `w`, `x`) that the mode bits deny to
- * `account`, as the kernel checks them (owner, else group, else others; root
- * may read and write anything and execute any file with an `x` bit). ACLs and
- * SELinux are not considered.
- *
- * @example
- * ```ts
- * import { deniedAccess } from "./install_plan.ts";
- * const vdsm = { name: "vdsm", uid: 36, gid: 36, groups: [36], home: "/var/lib/vdsm" };
- * deniedAccess({ path: "/root", isDirectory: true, mode: 0o700, uid: 0, gid: 0 }, vdsm, "x"); // "x"
- * ```
- */
-export function deniedAccess(facts: PathFacts, account: Account, need: string): string {
-  const letters = [...need];
-  if (account.uid === 0) {
-    return letters.filter((l) => l === "x" && !facts.isDirectory && (facts.mode & 0o111) === 0)
-      .join("");
-  }
-  const shift = facts.uid === account.uid ? 6 : account.groups.includes(facts.gid) ? 3 : 0;
-  const bits = (facts.mode >> shift) & 0o7;
-  const bit = { r: 4, w: 2, x: 1 } as Record<string, number>;
-  return letters.filter((l) => (bits & bit[l]) === 0).join("");
-}
-
-/**
- * Lists the folders from `/` down to `path`'s parent, the folders a process
- * must be able to search (`x`) to reach `path`.
- *
- * @example
- * ```ts
- * import { parentsOf } from "./install_plan.ts";
- * parentsOf("/opt/nn/main.ts"); // ["/", "/opt", "/opt/nn"]
- * ```
- */
-export function parentsOf(path: string): string[] {
-  const parts = path.split("/").filter(Boolean);
-  const parents = ["/"];
-  for (let i = 1; i < parts.length; i++) parents.push(`/${parts.slice(0, i).join("/")}`);
-  return parents;
-}
-
-/** A path and the access a user needs to it. */
-export interface AccessNeed {
-  facts: PathFacts;
-  need: string;
-}
-
-/**
- * Returns one message per path `account` cannot use as needed, with the fix.
- * `what` names what the paths are for, e.g. "the checkout".
- *
- * @example
- * ```ts
- * import { accessProblems } from "./install_plan.ts";
- * const vdsm = { name: "vdsm", uid: 36, gid: 36, groups: [36], home: "/var/lib/vdsm" };
- * accessProblems("the checkout", [
- *   { facts: { path: "/root", isDirectory: true, mode: 0o700, uid: 0, gid: 0 }, need: "x" },
- * ], vdsm);
- * // ["user vdsm cannot search (x) /root (directory, mode 0700, owner 0:0), on the way to the checkout: ..."]
- * ```
- */
-export function accessProblems(
-  what: string,
-  needs: readonly AccessNeed[],
-  account: Account,
-): string[] {
-  const problems: string[] = [];
-  for (const { facts, need } of needs) {
-    const denied = deniedAccess(facts, account, need);
-    if (!denied) continue;
-    const verbs = [...denied].map((l) =>
-      l === "r"
-        ? "read (r)"
-        : l === "w"
-        ? "write (w)"
-        : facts.isDirectory
-        ? "search (x)"
-        : "execute (x)"
-    ).join(" or ");
-    problems.push(
-      `user ${account.name} cannot ${verbs} ${facts.path} ` +
-        `(${facts.isDirectory ? "directory" : "file"}, mode ${octal(facts.mode)}, owner ` +
-        `${facts.uid}:${facts.gid}), on the way to ${what}: ` +
-        (isInside(facts.path, "/root") || isInside(facts.path, "/home")
-          ? "move the checkout to e.g. /opt/network-nat and install from there"
-          : `run chmod ${facts.isDirectory ? "a+rx" : need.includes("x") ? "a+rx" : "a+r"} ` +
-            `${facts.path}` + (facts.isDirectory ? " (or chmod -R a+rX on the checkout)" : "")),
-    );
-  }
-  return problems;
 }
 
 /**
@@ -542,154 +376,47 @@ export function describeAction(action: Action, dryRun: boolean): string {
   }
 }
 
-/** Whether an action changes anything on disk. */
+/**
+ * Whether an action changes anything on disk.
+ *
+ * @example
+ * ```ts
+ * import { changesDisk } from "./install_plan.ts";
+ * changesDisk({ kind: "keep", path: "/h/p/50_network_nat", reason: "not ours" }); // false
+ * ```
+ */
 export function changesDisk(action: Action): boolean {
   return action.kind === "create" || action.kind === "replace" || action.kind === "remove";
 }
 
-/** One run of an installed hook during the self-test. */
-export interface SelfTestRun {
-  /** The exit code, or `null` when killed by a signal or not started. */
-  code: number | null;
-  stderr: string;
-  /** The device XML before the run. */
-  before: string;
-  /** The device XML after the run, or `undefined` when the file was gone. */
-  after: string | undefined;
-  milliseconds: number;
-  /** Why the run could not start or was stopped, if so. */
-  failure?: string;
-}
-
-/** The outcome of the self-test at one hook point. */
-export interface SelfTestVerdict {
-  pass: boolean;
-  /** The one line to print. */
-  line: string;
-}
-
-/**
- * Judges the two self-test runs of the hook installed at `point`: without
- * `extnet_pg` the file must stay byte-identical, silently; with it the vNIC must
- * be redirected to {@linkcode SELFTEST_PROPERTY} (at
- * `before_device_migrate_destination`, only checked: the file stays as it is).
- * Without virsh on vdsmd's PATH, the run with the property must be the hook's
- * refusal instead.
- *
- * @example
- * ```ts
- * import { judgeSelfTest } from "./install_plan.ts";
- * const same = { code: 0, stderr: "", before: "<a/>", after: "<a/>", milliseconds: 2 };
- * judgeSelfTest("before_device_migrate_destination", "/h/x", same, same, true).pass; // true
- * ```
- */
-export function judgeSelfTest(
-  point: HookPoint,
-  path: string,
-  without: SelfTestRun,
-  withProperty: SelfTestRun,
-  virshOnPath: boolean,
-): SelfTestVerdict {
-  const problems: string[] = [];
-  const ran = (run: SelfTestRun, label: string) => {
-    if (run.failure) problems.push(`${label}: ${run.failure}`);
-    else if (run.code !== 0) problems.push(`${label}: exit code ${run.code}${stderrOf(run)}`);
-    else return true;
-    return false;
-  };
-  if (ran(without, `without ${PROPERTY}`)) {
-    if (without.after !== without.before) {
-      problems.push(`without ${PROPERTY}: the device XML was changed`);
-    } else if (without.stderr.trim() !== "") {
-      problems.push(`without ${PROPERTY}: unexpected output${stderrOf(without)}`);
-    }
-  }
-  let note = "";
-  const label = `with ${PROPERTY}=${SELFTEST_PROPERTY}`;
-  if (!virshOnPath) {
-    if (withProperty.code === 2 && /virsh/.test(withProperty.stderr)) {
-      note = "; redirects are refused until virsh is on vdsmd's PATH";
-    } else if (ran(withProperty, label)) {
-      problems.push(`${label}: expected the hook to refuse without virsh`);
-    }
-  } else if (ran(withProperty, label)) {
-    const source = `network="${SELFTEST_NETWORK}" portgroup="${SELFTEST_PORTGROUP}"`;
-    if (point === "before_device_migrate_destination") {
-      if (withProperty.after !== withProperty.before) {
-        problems.push(`${label}: the device XML was changed (VDSM ignores it here)`);
-      }
-    } else if (withProperty.after === undefined || !withProperty.after.includes(source)) {
-      problems.push(`${label}: the vNIC was not redirected${stderrOf(withProperty)}`);
-    }
-  }
-  const timing = `${without.milliseconds} ms without ${PROPERTY}, ` +
-    `${withProperty.milliseconds} ms with it`;
-  if (problems.length === 0) {
-    return { pass: true, line: `${"pass".padEnd(9)} ${point} (${path}): ${timing}${note}` };
-  }
-  return { pass: false, line: `${"FAIL".padEnd(9)} ${point} (${path}): ${problems.join("; ")}` };
-}
-
-function stderrOf(run: SelfTestRun): string {
-  const text = run.stderr.trim().replace(/\s*\n\s*/g, " | ");
-  return text ? ` (stderr: ${text.length > 300 ? `${text.slice(0, 300)}...` : text})` : "";
-}
-
-/**
- * The value of `CustomDeviceProperties` that declares `extnet_pg` next to the
- * engine's default `SecurityGroups` property.
- *
- * @example
- * ```ts
- * import { engineValue } from "./install_plan.ts";
- * engineValue().startsWith("{type=interface;prop={SecurityGroups="); // true
- * ```
- */
-export function engineValue(): string {
-  const defaults = [{
-    type: "interface" as const,
-    properties: [{ name: "SecurityGroups", regex: SECURITY_GROUPS_REGEX }],
-  }];
-  return formatCustomDeviceProperties(
-    withProperty(defaults, "interface", PROPERTY, PROPERTY_REGEX),
-  );
-}
-
 /**
  * What the admin does on the engine after installing the hook on every host,
- * as text to paste.
+ * as text to paste. The values to set come from `deno task engine-config`,
+ * which keeps the properties already declared (other hooks', `SecurityGroups`).
  *
  * @example
  * ```ts
  * import { engineInstructions } from "./install_plan.ts";
- * engineInstructions().includes("engine-config -s CustomDeviceProperties="); // true
+ * engineInstructions().includes("deno task engine-config cdp.txt"); // true
  * ```
  */
 export function engineInstructions(): string {
   return [
     "Next, on the engine machine (once, after the hook is on every host of the cluster):",
-    "  1. Look at the current value. 'engine-config -s' replaces the whole value of one",
-    "     compatibility version, it does not merge:",
-    `       ${GET_COMMAND}`,
-    `  2. For each compatibility version in use (${ENGINE_VERSION} below), if its value is still the`,
-    "     default (only SecurityGroups), paste:",
-    `       ${engineConfigSetCommand(ENGINE_VERSION, engineValue())}`,
-    "     If it holds other properties, save the output of step 1 to a file and let",
-    "     'deno task engine-config FILE' (in this checkout) print the commands that keep them.",
-    "  3. Restart the engine:",
-    `       ${RESTART_COMMAND}`,
+    "  1. Save the current value of every compatibility version:",
+    `       ${GET_COMMAND} > cdp.txt`,
+    "  2. Copy cdp.txt here (or wherever this checkout is) and run, in this checkout:",
+    "       deno task engine-config cdp.txt",
+    "     and paste what it prints on the engine: an 'engine-config -s' for each compatibility",
+    "     version that needs one, keeping every property already there ('engine-config -s'",
+    "     replaces a version's whole value), then the engine restart.",
     "Then, in the Administration Portal:",
-    "  4. Network > VNIC Profiles > New (on the oVirt network the VMs use, in a data center of",
-    "     that compatibility version); under Custom Properties choose",
-    `     ${PROPERTY} and enter NETWORK or NETWORK:PORTGROUP - a libvirt network defined and`,
-    "     active on every host (virsh -r net-list --all), with that portgroup.",
-    "     For an Open vSwitch network, set Network Filter to 'No Network Filter'.",
-    "  5. Give a VM's vNIC that profile; the hook redirects it at the next VM start or",
+    "  3. Network > VNIC Profiles > New (on the oVirt network the VMs use); under Custom",
+    `     Properties choose ${PROPERTY} and enter NETWORK or NETWORK:PORTGROUP - a libvirt`,
+    "     network defined and active on every host (virsh -r net-list --all), with that",
+    "     portgroup. For an Open vSwitch network, set Network Filter to 'No Network Filter'.",
+    "  4. Give a VM's vNIC that profile; the hook redirects it at the next VM start or",
     "     hot-plug. When the hook refuses, the engine shows its 'network-nat: ...' line",
     "     as the error, and the host's /var/log/vdsm/vdsm.log has it too.",
   ].join("\n");
-}
-
-function octal(mode: number): string {
-  return `0${(mode & 0o7777).toString(8).padStart(3, "0")}`;
 }

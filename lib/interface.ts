@@ -81,7 +81,7 @@ export function readInterface(text: string): Vnic {
           : "only a vNIC can be redirected; remove extnet_pg from this device"),
     );
   }
-  const label = describeVnic(root);
+  const { mac, deviceId, label } = identify(root);
   const refuse = (reason: string): never => {
     throw new Refusal(`${label}: ${reason}`);
   };
@@ -111,29 +111,33 @@ export function readInterface(text: string): Vnic {
   if (bridge === undefined && network === undefined) {
     refuse("its <source> names neither a bridge nor a network; refusing to guess");
   }
-  const mac = root.children.find((child) => child.name === "mac");
-  const macAddress = mac && attribute(mac, "address");
-  const alias = root.children.find((child) => child.name === "alias");
-  const deviceId = alias && DEVICE_ALIAS.exec(attribute(alias, "name") ?? "")?.[1];
   return {
     text,
     root,
     source,
-    mac: macAddress !== undefined && MAC.test(macAddress) ? macAddress.toLowerCase() : undefined,
-    deviceId: deviceId?.toLowerCase(),
+    mac,
+    deviceId,
     label,
     unplugged: network === undefined && UNPLUGGED_BRIDGES.has(bridge!),
   };
 }
 
-function describeVnic(root: XmlElement): string {
-  const mac = root.children.find((child) => child.name === "mac");
-  const address = mac && attribute(mac, "address");
-  if (address !== undefined && MAC.test(address)) return `vNIC ${address.toLowerCase()}`;
-  const alias = root.children.find((child) => child.name === "alias");
-  const name = alias && attribute(alias, "name");
-  if (name !== undefined && /^[\w.:-]{1,80}$/.test(name)) return `vNIC ${name}`;
-  return "vNIC";
+// The vNIC's MAC address and oVirt device id, lower-case, and how messages name it: by MAC,
+// else by alias, else generically.
+function identify(root: XmlElement): Pick<Vnic, "mac" | "deviceId" | "label"> {
+  const valueOf = (child: string, name: string) => {
+    const element = root.children.find((c) => c.name === child);
+    return element && attribute(element, name);
+  };
+  const address = valueOf("mac", "address");
+  const alias = valueOf("alias", "name");
+  const mac = address !== undefined && MAC.test(address) ? address.toLowerCase() : undefined;
+  const label = mac !== undefined
+    ? `vNIC ${mac}`
+    : alias !== undefined && /^[\w.:-]{1,80}$/.test(alias)
+    ? `vNIC ${alias}`
+    : "vNIC";
+  return { mac, deviceId: DEVICE_ALIAS.exec(alias ?? "")?.[1].toLowerCase(), label };
 }
 
 /**

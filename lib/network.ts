@@ -209,3 +209,22 @@ export function placeOnNetwork(network: Network, target: Target): Placement {
     portgroup,
   };
 }
+
+/**
+ * Renders a VLAN the way an admin reads it, e.g. `VLAN 20` or `trunk 10,20 (native 20 untagged)`.
+ *
+ * @example
+ * ```ts
+ * import { describeVlan } from "./network.ts";
+ * describeVlan({ trunk: false, tags: [{ id: 20 }] }); // "VLAN 20"
+ * ```
+ */
+export function describeVlan(vlan: Vlan | undefined): string {
+  if (!vlan || vlan.tags.length === 0) return "no VLAN";
+  const ids = vlan.tags.map((tag) => tag.id).join(",");
+  const native = vlan.tags.filter((tag) => tag.nativeMode).map((tag) =>
+    `${tag.id} ${tag.nativeMode}`
+  );
+  return `${vlan.trunk || vlan.tags.length > 1 ? "trunk" : "VLAN"} ${ids}` +
+    (native.length ? ` (native ${native.join(", ")})` : "");
+}

@@ -36,18 +36,9 @@ export async function portId(vnic: Pick<Vnic, "deviceId" | "mac">): Promise<stri
   return await uuidV5(MAC_NAMESPACE, vnic.mac);
 }
 
-/**
- * Computes the RFC 9562 version 5 (SHA-1, name-based) UUID of `name` in `namespace`.
- *
- * @example
- * ```ts
- * import { uuidV5 } from "./port_id.ts";
- * // The DNS namespace example from RFC 9562, appendix A.4.
- * await uuidV5("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "www.example.com");
- * // "2ed6657d-e927-568b-95e1-2665a8aea6a2"
- * ```
- */
-export async function uuidV5(namespace: string, name: string): Promise<string> {
+// The RFC 9562 version 5 (SHA-1, name-based) UUID of `name` in `namespace`. Its appendix A.4
+// example, "www.example.com" in the DNS namespace, gives 2ed6657d-e927-568b-95e1-2665a8aea6a2.
+async function uuidV5(namespace: string, name: string): Promise<string> {
   const hex = namespace.replaceAll("-", "");
   const bytes = new Uint8Array([
     ...hex.match(/../g)!.map((pair) => parseInt(pair, 16)),

@@ -46,8 +46,6 @@ export interface XmlElement {
 export interface XmlDocument {
   /** The document element. */
   root: XmlElement;
-  /** Whether the text starts with an XML declaration. */
-  hasDeclaration: boolean;
 }
 
 /**
@@ -129,7 +127,17 @@ export function parseXml(text: string): XmlDocument {
   return new Parser(text).document();
 }
 
-/** Returns the value of the attribute `name` of `element`, or `undefined`. */
+/**
+ * Returns the value of the attribute `name` of `element`, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { attribute, parseXml } from "./xml.ts";
+ * const { root } = parseXml("<source bridge='ovirtmgmt'/>");
+ * attribute(root, "bridge"); // "ovirtmgmt"
+ * attribute(root, "network"); // undefined
+ * ```
+ */
 export function attribute(element: XmlElement, name: string): string | undefined {
   return element.attributes.find((a) => a.name === name)?.value;
 }
@@ -158,8 +166,7 @@ class Parser {
     }
     if (text.startsWith("\uFEFF")) this.#pos = 1;
     DECLARATION.lastIndex = this.#pos;
-    const hasDeclaration = DECLARATION.test(text);
-    if (hasDeclaration) this.#declaration();
+    if (DECLARATION.test(text)) this.#declaration();
     this.#misc();
     if (text.startsWith("<!DOCTYPE", this.#pos)) {
       this.#fail("a DOCTYPE is not accepted (no DTDs or entity declarations)");
@@ -176,7 +183,7 @@ class Parser {
           : "text after the root element",
       );
     }
-    return { root, hasDeclaration };
+    return { root };
   }
 
   #fail(reason: string, offset = this.#pos): never {

@@ -7,12 +7,14 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { unifiedDiff } from "../lib/diff.ts";
 import { HOOK_POINTS } from "../lib/hook.ts";
 
-const root = new URL("../", import.meta.url).pathname;
+const root = fileURLToPath(new URL("../", import.meta.url));
 const point = HOOK_POINTS[0];
 const property = Deno.args[0] ?? "ovs-net:vlan-20";
+const home = Deno.env.get("HOME");
 const work = Deno.makeTempDirSync({ prefix: "network-nat-demo-" });
 try {
   const hook = `${work}/hooks/${point}/50_network_nat`;
@@ -29,10 +31,16 @@ try {
     cwd: "/",
     stdin: "null",
     stdout: "null",
+    // Only what VDSM would set, and the PATH and HOME the hook needs to find and cache Deno:
+    // none of the caller's other variables (provider_type, say) reach the hook.
+    clearEnv: true,
     env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      ...(home === undefined ? {} : { HOME: home }),
       extnet_pg: property,
       _hook_domxml: file,
-      LIBVIRT_DEFAULT_URI: `test://${root}samples/networks.xml`,
+      // A URI, so its path stays percent-encoded.
+      LIBVIRT_DEFAULT_URI: `test://${new URL("networks.xml", import.meta.url).pathname}`,
     },
   }).output();
   console.log(`exit ${code}; stderr: ${new TextDecoder().decode(stderr).trim()}\n`);

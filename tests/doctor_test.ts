@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
+import type { Account } from "../lib/access.ts";
 import {
   describeNetwork,
-  describeVlan,
   diagnose,
   type DoctorFacts,
   type Finding,
@@ -10,7 +10,7 @@ import {
   summarize,
 } from "../lib/doctor.ts";
 import { HOOK_POINTS } from "../lib/hook.ts";
-import type { Account } from "../lib/install_plan.ts";
+import { describeVlan } from "../lib/network.ts";
 import { recordedNetwork } from "./helpers.ts";
 
 const VDSM: Account = { name: "vdsm", uid: 36, gid: 36, groups: [36], home: "/var/lib/vdsm" };

@@ -6,13 +6,14 @@
  */
 
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { type Network, parseNetworkReport } from "../lib/network.ts";
 import type { Target } from "../lib/property.ts";
 import { Refusal } from "../lib/refusal.ts";
 import { attribute, parseXml, type XmlElement } from "../lib/xml.ts";
 
 /** The checkout's root directory. */
-export const ROOT = new URL("../", import.meta.url).pathname;
+export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 function copyTree(from: string, to: string): void {
   Deno.mkdirSync(to);

@@ -308,10 +308,18 @@ Deno.test("follows a live portgroup change by replacing its own VLAN", async () 
 
 Deno.test("uses the network's default portgroup and copies trunk VLANs exactly", async () => {
   const input = corpus("gen-hookinput-nic-hotplug.xml").replace(/<filterref[^>]*>/, "");
-  const { xml } = await runHook({ property: "ovs-net", xml: input, lookupNetwork: recordedLookup });
+  const { xml, message } = await runHook({
+    property: "ovs-net",
+    xml: input,
+    lookupNetwork: recordedLookup,
+  });
   assert.match(
     xml!,
     /<source network="ovs-net" \/><vlan trunk="yes"><tag id="10"\/><tag id="20" nativeMode="untagged"\/><\/vlan>/,
+  );
+  assert.equal(
+    message,
+    "vNIC 56:6f:1a:2b:00:04 -> network ovs-net (Open vSwitch, trunk 10,20 (native 20 untagged))",
   );
 });
 

@@ -11,7 +11,9 @@
  */
 
 import assert from "node:assert/strict";
+// deno-lint-ignore no-import-prefix -- inline: npm packages in deno.json make every task fetch them (offline hosts)
 import fc from "npm:fast-check@4.11.0";
+// deno-lint-ignore no-import-prefix -- inline: npm packages in deno.json make every task fetch them (offline hosts)
 import { SaxesParser } from "npm:saxes@6.0.0";
 import { readInterface, rewriteInterface } from "../lib/interface.ts";
 import type { Target } from "../lib/property.ts";
@@ -797,8 +799,6 @@ Deno.test("parseXml reports the same element tree as a conforming parser", () =>
       fc.pre(verdict.ok && ref.errors.length === 0);
       if (!verdict.ok || !ref.root) return;
       assert.deepEqual(ourTree(verdict.document.root), refTree(ref.root));
-      const declared = /^\uFEFF?<\?xml[ \t\r\n]/.test(text);
-      assert.equal(verdict.document.hasDeclaration, declared);
     }),
     runs(0.2),
   );
