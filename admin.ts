@@ -100,7 +100,9 @@ async function preview(args: string[]): Promise<number> {
       property: values.value,
       providerType: values["provider-type"],
       xml,
-      lookupNetwork: values["no-libvirt"] ? undefined : (name) => lookupNetwork(name, uri),
+      lookupNetwork: values["no-libvirt"]
+        ? undefined
+        : (name, cancel) => lookupNetwork(name, uri, cancel),
     });
   } catch (error) {
     console.error(hookErrorLine(error));

@@ -50,7 +50,7 @@ try {
       property,
       providerType: Deno.env.get("provider_type"),
       xml: readHookFile(path),
-      lookupNetwork: (name) => lookupNetwork(name, uri),
+      lookupNetwork: (name, cancel) => lookupNetwork(name, uri, cancel),
     });
     if (result.xml !== undefined) replaceHookFile(path, result.xml);
     if (result.message) writeStderr(`${HOOK_PREFIX} ${result.message}`);

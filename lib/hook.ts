@@ -33,8 +33,11 @@ export interface HookRequest {
   providerType?: string;
   /** The device XML from the file named by `_hook_domxml`. */
   xml: string;
-  /** Looks a libvirt network up; without it the hook does not check the target network. */
-  lookupNetwork?: (name: string) => Promise<Network>;
+  /**
+   * Looks a libvirt network up; without it the hook does not check the target network. The
+   * hook aborts `signal` when it no longer needs the answer.
+   */
+  lookupNetwork?: (name: string, signal: AbortSignal) => Promise<Network>;
 }
 
 /** What a hook run decided. */
@@ -103,6 +106,23 @@ export function targetOf(property: string): Target {
 export async function runHook(request: HookRequest): Promise<HookResult> {
   if (request.property === undefined) return {};
   const target = targetOf(request.property);
+  // libvirt is asked while the XML is parsed (virsh runs beside this process); when the vNIC
+  // turns out not to need the answer, virsh is stopped.
+  const cancel = new AbortController();
+  const lookup = request.lookupNetwork?.(target.network, cancel.signal);
+  lookup?.catch(() => {}); // awaited in redirect, unless the answer is not needed
+  try {
+    return await redirect(request, target, lookup);
+  } finally {
+    cancel.abort();
+  }
+}
+
+async function redirect(
+  request: HookRequest,
+  target: Target,
+  lookup: Promise<Network> | undefined,
+): Promise<HookResult> {
   const vnic = readInterface(request.xml);
   if (vnic.unplugged) {
     return { message: `${vnic.label} has no network (unplugged); left as it is` };
@@ -119,7 +139,7 @@ export async function runHook(request: HookRequest): Promise<HookResult> {
   let network: Network | undefined;
   let unchecked: string | undefined;
   try {
-    network = await request.lookupNetwork?.(target.network);
+    network = await lookup;
   } catch (error) {
     // At a live update VDSM answers any failure by handing libvirt the un-hooked XML, which
     // moves the tap onto the oVirt bridge of a Linux-bridge network: when libvirt cannot be
