@@ -6,7 +6,7 @@
  */
 
 import { readInterface, rewriteInterface, type Vnic } from "./interface.ts";
-import { describeVlan, type Network, type Placement, placeOnNetwork } from "./network.ts";
+import { describeVlan, type Network, type Placement, placeOnNetwork, vlanOf } from "./network.ts";
 import { portId } from "./port_id.ts";
 import { describeValue, formatTarget, parseTarget, PROPERTY, type Target } from "./property.ts";
 import { LibvirtUnavailable, Refusal } from "./refusal.ts";
@@ -134,8 +134,6 @@ async function redirect(
         `remove ${PROPERTY} from its vNIC profile or use a profile on an oVirt network`,
     );
   }
-  const migrating = request.point === "before_device_migrate_destination";
-  if (migrating) checkRunningOnTarget(vnic, target);
   let network: Network | undefined;
   let unchecked: string | undefined;
   try {
@@ -153,7 +151,10 @@ async function redirect(
   const where = `network ${formatTarget(target)}` +
     (network && placement ? ` (${network.kind}${vlanNote(placement)})` : "") +
     (unchecked ? ` (not checked: ${unchecked})` : "");
-  if (migrating) return { message: `${vnic.label}: ${where} is ready on this host` };
+  if (request.point === "before_device_migrate_destination") {
+    checkRunningOnTarget(vnic, target, network, placement);
+    return { message: `${vnic.label}: ${where} is ready on this host` };
+  }
   const xml = rewriteInterface(vnic, target, {
     portId: await portId(vnic),
     openvswitch: placement?.openvswitch ? { vlan: placement.vlan } : undefined,
@@ -164,25 +165,60 @@ async function redirect(
   };
 }
 
-// At the migration destination the device XML is the source host's live XML: a vNIC that
-// does not run on its target there (started before the hook was installed, or put back on
-// the oVirt bridge by a failed update) would stay off it after the migration.
-function checkRunningOnTarget(vnic: Vnic, target: Target): void {
-  const network = attribute(vnic.source, "network");
-  const portgroup = attribute(vnic.source, "portgroup");
+// At the migration destination the device XML is the source host's live XML, which the VM
+// keeps: a vNIC that does not run on its target there (started before the hook was installed,
+// or put back on the oVirt bridge by a failed update), or whose port would differ here (its
+// interface VLAN beats this host's portgroup), would not be where extnet_pg says afterwards.
+function checkRunningOnTarget(
+  vnic: Vnic,
+  target: Target,
+  network: Network | undefined,
+  placement: Placement | undefined,
+): void {
+  const refuse = (reason: string, fix: string): never => {
+    throw new Refusal(`${vnic.label} ${reason}; ${fix}`);
+  };
+  const source = vnic.source;
+  const liveNetwork = attribute(source, "network");
+  const livePortgroup = attribute(source, "portgroup");
+  // libvirt keeps the old portgroup in the live XML of a Linux-bridge or NAT network after a live
+  // portgroup change, and such portgroups carry no VLAN: there the network is what counts.
+  const portgroupMatters = placement?.openvswitch ?? true;
   if (
-    network === target.network &&
-    (target.portgroup === undefined || portgroup === target.portgroup)
-  ) return;
-  const now = network === undefined
-    ? `bridge ${describeValue(attribute(vnic.source, "bridge") ?? "")}`
-    : `network ${describeValue(network)}` +
-      (portgroup === undefined ? "" : ` portgroup ${describeValue(portgroup)}`);
-  throw new Refusal(
-    `${vnic.label} runs on ${now} on the source host, not on network ${formatTarget(target)} ` +
-      "as extnet_pg asks, and would stay there; restart the VM, or unplug and plug the vNIC, " +
-      "so that the hook can redirect it",
+    liveNetwork !== target.network ||
+    (portgroupMatters && livePortgroup !== target.portgroup)
+  ) {
+    const now = liveNetwork === undefined
+      ? `bridge ${describeValue(attribute(source, "bridge") ?? "")}`
+      : `network ${describeValue(liveNetwork)}` +
+        (livePortgroup === undefined ? "" : ` portgroup ${describeValue(livePortgroup)}`);
+    refuse(
+      `runs on ${now} on the source host, not on network ${formatTarget(target)} as ` +
+        "extnet_pg asks, and would stay there",
+      "restart the VM, or unplug and plug the vNIC, so that the hook can redirect it",
+    );
+  }
+  if (!network || !placement) return;
+  const live = vnic.root.children;
+  const liveOpenvswitch = live.some((child) =>
+    child.name === "virtualport" && attribute(child, "type") === "openvswitch"
   );
+  const sameEverywhere = `define network '${target.network}' the same on every host`;
+  if (liveOpenvswitch !== placement.openvswitch) {
+    refuse(
+      `is on ${liveOpenvswitch ? "an Open vSwitch" : "a non-Open vSwitch"} port on the ` +
+        `source host, but network '${target.network}' is ${network.kind} here`,
+      sameEverywhere,
+    );
+  }
+  const liveVlan = vlanOf(live.find((child) => child.name === "vlan"));
+  if (placement.openvswitch && describeVlan(liveVlan) !== describeVlan(placement.vlan)) {
+    refuse(
+      `has ${describeVlan(liveVlan)} on the source host, but ${formatTarget(target)} gives ` +
+        `${describeVlan(placement.vlan)} here, and the VM would keep the source's`,
+      sameEverywhere,
+    );
+  }
 }
 
 // An Open vSwitch port without a VLAN carries every VLAN: say so rather than leave it implied.

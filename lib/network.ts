@@ -8,7 +8,7 @@
 
 import type { Target } from "./property.ts";
 import { Refusal } from "./refusal.ts";
-import { attribute, parseXml, type XmlElement } from "./xml.ts";
+import { attribute, parseXml, textOf, type XmlElement } from "./xml.ts";
 
 /** A VLAN setting of a libvirt network or portgroup (`<vlan>`). */
 export interface Vlan {
@@ -92,9 +92,10 @@ export function parseNetworkReport(output: string): Network {
     const match = /^([A-Za-z ]+):\s*(.*?)\s*$/.exec(line);
     if (match) info.set(match[1], match[2]);
   }
+  const xml = output.slice(xmlStart).trim();
   let root: XmlElement;
   try {
-    root = parseXml(output.slice(xmlStart).trim()).root;
+    root = parseXml(xml).root;
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
     throw new Refusal(`virsh printed network XML that is not well-formed: ${error.message}`);
@@ -109,11 +110,15 @@ export function parseNetworkReport(output: string): Network {
     name: attribute(portgroup, "name") ?? "",
     isDefault: attribute(portgroup, "default") === "yes",
     openvswitch: isOpenvswitch(portgroup),
-    vlan: readVlan(child(portgroup, "vlan")),
+    vlan: vlanOf(child(portgroup, "vlan")),
   }));
   const name = info.get("Name");
   if (name === undefined) {
     throw new Refusal("virsh printed no network name; cannot check the network");
+  }
+  const named = child(root, "name");
+  if (!named || textOf(xml, named) !== name) {
+    throw new Refusal(`virsh printed another network's XML than '${name}'s; cannot check it`);
   }
   return {
     name,
@@ -121,12 +126,22 @@ export function parseNetworkReport(output: string): Network {
     autostart: info.get("Autostart") === "yes",
     kind: networkKind(root, isOpenvswitch(root) || portgroups.some((p) => p.openvswitch)),
     openvswitch: isOpenvswitch(root),
-    vlan: readVlan(child(root, "vlan")),
+    vlan: vlanOf(child(root, "vlan")),
     portgroups,
   };
 }
 
-function readVlan(vlan: XmlElement | undefined): Vlan | undefined {
+/**
+ * Reads a `<vlan>` element, of a network, a portgroup or an interface.
+ *
+ * @example
+ * ```ts
+ * import { vlanOf } from "./network.ts";
+ * import { parseXml } from "./xml.ts";
+ * vlanOf(parseXml("<vlan><tag id='20'/></vlan>").root); // { trunk: false, tags: [{ id: 20 }] }
+ * ```
+ */
+export function vlanOf(vlan: XmlElement | undefined): Vlan | undefined {
   if (!vlan) return undefined;
   return {
     trunk: attribute(vlan, "trunk") === "yes",

@@ -128,6 +128,22 @@ export function parseXml(text: string): XmlDocument {
 }
 
 /**
+ * Returns the text of an element without child elements, as written (no
+ * reference expansion), from the document `text` it was parsed from.
+ *
+ * @example
+ * ```ts
+ * import { parseXml, textOf } from "./xml.ts";
+ * const text = "<network><name>ovs-net</name></network>";
+ * textOf(text, parseXml(text).root.children[0]); // "ovs-net"
+ * ```
+ */
+export function textOf(text: string, element: XmlElement): string {
+  if (element.end === element.startTagEnd) return "";
+  return text.slice(element.startTagEnd, text.lastIndexOf("</", element.end));
+}
+
+/**
  * Returns the value of the attribute `name` of `element`, or `undefined`.
  *
  * @example
@@ -320,6 +336,7 @@ class Parser {
     this.#pos += 1;
     const name = this.#name("an element name");
     const attributes: XmlAttribute[] = [];
+    const names = new Set<string>();
     for (;;) {
       const spaced = this.#spaces() > 0;
       const char = this.#text[this.#pos];
@@ -331,9 +348,8 @@ class Parser {
       if (char === undefined) this.#fail(`unterminated start tag <${name}>`, start);
       if (!spaced) this.#fail("expected white space, '>' or '/>' in the start tag");
       const attr = this.#attribute();
-      if (attributes.some((a) => a.name === attr.name)) {
-        this.#fail(`duplicate attribute '${attr.name}'`, attr.start);
-      }
+      if (names.has(attr.name)) this.#fail(`duplicate attribute '${attr.name}'`, attr.start);
+      names.add(attr.name);
       attributes.push(attr);
     }
   }
@@ -350,9 +366,9 @@ class Parser {
     const valueStart = this.#pos + 1;
     const valueEnd = this.#text.indexOf(quote, valueStart);
     if (valueEnd < 0) this.#fail(`unterminated value of '${name}'`, valueStart);
-    const lt = this.#text.indexOf("<", valueStart);
-    if (lt >= 0 && lt < valueEnd) this.#fail(`'<' in the value of '${name}'`, lt);
     const raw = this.#text.slice(valueStart, valueEnd);
+    const lt = raw.indexOf("<");
+    if (lt >= 0) this.#fail(`'<' in the value of '${name}'`, valueStart + lt);
     const value = this.#expand(raw.replace(/\r\n?/g, "\n").replace(/[\t\n\r]/g, " "), valueStart);
     this.#pos = valueEnd + 1;
     return { name, value, start, end: this.#pos, quote };

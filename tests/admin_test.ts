@@ -247,14 +247,14 @@ Deno.test("preview refuses at before_device_migrate_destination when the vNIC is
   const run = await task("preview", [
     fixture("vdsm-bridge-mtu.xml"),
     "--value",
-    "ovs-net:vlan-30",
+    "ovs-net:vlan-20",
     "--point",
     "before_device_migrate_destination",
   ]);
   assertOneLine(
     run,
     2,
-    /runs on bridge "ovirtmgmt" on the source host, not on network ovs-net:vlan-30/,
+    /runs on bridge "ovirtmgmt" on the source host, not on network ovs-net:vlan-20/,
   );
 });
 

@@ -499,3 +499,31 @@ Deno.test("refuses a network that virsh found by UUID rather than by name", asyn
     ),
   );
 });
+
+Deno.test("at the migration destination refuses a port that would differ from this host's", async () => {
+  const live = corpus("gen-hookinput-device-migrate-destination.xml"); // ovs-net:vlan-20, tag 20
+  const run = (property: string, xml: string, lookupNetwork = recordedLookup) =>
+    runHook({ point: "before_device_migrate_destination", property, xml, lookupNetwork });
+  const elsewhere = recordedNetwork("ovs-net");
+  elsewhere.portgroups = elsewhere.portgroups.map((portgroup) =>
+    portgroup.name === "vlan-20"
+      ? { ...portgroup, vlan: { trunk: false, tags: [{ id: 30 }] } }
+      : portgroup
+  );
+  await assert.rejects(
+    run("ovs-net:vlan-20", live, () => Promise.resolve(elsewhere)),
+    /vNIC 56:6f:1a:2b:00:01 has VLAN 20 on the source host, but ovs-net:vlan-20 gives VLAN 30 here, and the VM would keep the source's; define network 'ovs-net' the same on every host/,
+  );
+  await assert.rejects(
+    run("br-net", live.replace('network="ovs-net" portgroup="vlan-20"', 'network="br-net"')),
+    /is on an Open vSwitch port on the source host, but network 'br-net' is Linux bridge here/,
+  );
+  await assert.rejects(
+    run("ovs-net", live),
+    /runs on network "ovs-net" portgroup "vlan-20" on the source host, not on network ovs-net as extnet_pg asks/,
+  );
+  // libvirt keeps the old portgroup of a Linux-bridge network in the live XML after a live change.
+  const bridged = corpus("vdsm-network-live-default-virbr0.xml")
+    .replace("network='default'", "network='br-net' portgroup='old'");
+  assert.match((await run("br-net:vlan-20", bridged)).message!, /is ready on this host/);
+});
