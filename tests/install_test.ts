@@ -119,19 +119,19 @@ function found(
   return { point, name, path: `/h/${point}/${name}`, entry, executable, projectScript };
 }
 
+// This checkout's link at before_device_create, executable and reachable.
+const ourLink = () =>
+  found(
+    "before_device_create",
+    HOOK_NAME,
+    { kind: "link", target: "/opt/nn/main.ts", resolved: "/opt/nn/main.ts" },
+    true,
+    true,
+  );
+
 Deno.test("plan: uninstall removes only links into the checkout, in any hook folder", () => {
   const actions = planUninstall("/opt/nn", [
-    found(
-      "before_device_create",
-      HOOK_NAME,
-      {
-        kind: "link",
-        target: "/opt/nn/main.ts",
-        resolved: "/opt/nn/main.ts",
-      },
-      true,
-      true,
-    ),
+    ourLink(),
     found("after_vm_start", "60_stale", { kind: "link", target: "/opt/nn/old.ts" }, false),
     found("before_nic_hotplug", HOOK_NAME, { kind: "file", executable: true }),
     found(
@@ -171,17 +171,7 @@ Deno.test("plan: uninstall removes only links into the checkout, in any hook fol
 });
 
 Deno.test("plan: strays are this project's other executable files in the hook folders", () => {
-  const ours = found(
-    "before_device_create",
-    HOOK_NAME,
-    {
-      kind: "link",
-      target: "/opt/nn/main.ts",
-      resolved: "/opt/nn/main.ts",
-    },
-    true,
-    true,
-  );
+  const ours = ourLink();
   const strays = findStrays([
     ours,
     found("after_vm_start", HOOK_NAME, { kind: "link", target: "/opt/nn/main.ts" }, true, true),
