@@ -33,6 +33,7 @@ interface HookRun {
 /** Installs links to main.ts in a temp hooks tree and returns the tree and a scratch dir. */
 function hooksTree(): { hooks: string; scratch: string } {
   const base = Deno.makeTempDirSync({ prefix: "network-nat-test-" });
+  globalThis.addEventListener("unload", () => Deno.removeSync(base, { recursive: true }));
   Deno.chmodSync(base, 0o755);
   for (const point of HOOK_POINTS) {
     Deno.mkdirSync(`${base}/hooks/${point}`, { recursive: true });
@@ -234,7 +235,7 @@ Deno.test("gives up on a virsh that hangs, with a clear line", async () => {
   const fake = `${tree.scratch}/../fake-bin`;
   Deno.mkdirSync(fake, { recursive: true });
   // It ignores SIGTERM and leaves a child holding its output open: the bound must still hold.
-  Deno.writeTextFileSync(`${fake}/virsh`, "#!/bin/sh\ntrap '' TERM\nsleep 20 &\nwait\n", {
+  Deno.writeTextFileSync(`${fake}/virsh`, "#!/bin/sh\ntrap '' TERM\nsleep 8 &\nwait\n", {
     mode: 0o755,
   });
   const input = corpus("gen-hookinput-nic-hotplug.xml");
