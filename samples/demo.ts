@@ -9,7 +9,7 @@
 
 import { fileURLToPath } from "node:url";
 import { unifiedDiff } from "../lib/diff.ts";
-import { HOOK_POINTS } from "../lib/hook.ts";
+import { HOOK_POINTS, runHook } from "../lib/hook.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const point = HOOK_POINTS[0];
@@ -50,12 +50,18 @@ try {
       "(the file is unchanged)",
   );
   if (/virsh is not installed/.test(new TextDecoder().decode(stderr))) {
+    // A fresh machine without libvirt: still show the rewrite, through the hook's own code.
+    const alone = await runHook({ point, property, xml: before });
     console.log(
-      "The hook never redirects a vNIC to a network it cannot check. Install virsh\n" +
-        "(Debian: apt-get install libvirt-clients; EL: dnf install libvirt-client) and run\n" +
-        "this again, or see the rewrite alone with:\n" +
-        `  deno task preview samples/vnic.xml --value ${property} --no-libvirt`,
+      "The hook never redirects a vNIC to a network it cannot check: install virsh (Debian:\n" +
+        "apt-get install libvirt-clients; EL: dnf install libvirt-client) and run this again.\n" +
+        "Without the libvirt check (so without what an Open vSwitch network adds), it would\n" +
+        `write this; deno task preview samples/vnic.xml --value ${property} --no-libvirt shows it too:\n`,
     );
+    console.log(unifiedDiff(before, alone.xml ?? before, {
+      from: "samples/vnic.xml",
+      to: "the rewrite, libvirt not consulted",
+    }));
   }
 } finally {
   Deno.removeSync(work, { recursive: true });

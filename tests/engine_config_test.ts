@@ -120,6 +120,14 @@ Deno.test("a regex keeps braces, escapes and a trailing '}' before the block's '
   ]);
 });
 
+// The compatibility versions a 4.5 engine lists.
+const ENGINE_4_5_VERSIONS = ["4.2", "4.3", "4.4", "4.5", "4.6", "4.7"];
+
+// The plans of versions whose value ends as the default with extnet_pg.
+function plansFor(versions: string[], change: string) {
+  return versions.map((version) => ({ version, change, next: DEFAULT_WITH_EXTNET_PG }));
+}
+
 Deno.test("planning adds, updates or leaves extnet_pg per version", async (t) => {
   const cases: {
     fixture: string;
@@ -131,22 +139,14 @@ Deno.test("planning adds, updates or leaves extnet_pg per version", async (t) =>
     },
     {
       fixture: "engine-4.5-defaults.txt",
-      plans: ["4.2", "4.3", "4.4", "4.5", "4.6", "4.7"].map((version) => ({
-        version,
-        change: "add",
-        next: DEFAULT_WITH_EXTNET_PG,
-      })),
+      plans: plansFor(ENGINE_4_5_VERSIONS, "add"),
     },
     {
       fixture: "empty-values.txt",
       plans: [
         { version: "4.2", change: "add", next: `{type=interface;prop={${NEW_EXTNET_PG}}}` },
         { version: "4.3", change: "add", next: `{type=interface;prop={${NEW_EXTNET_PG}}}` },
-        ...["4.4", "4.5", "4.6", "4.7"].map((version) => ({
-          version,
-          change: "add",
-          next: DEFAULT_WITH_EXTNET_PG,
-        })),
+        ...plansFor(ENGINE_4_5_VERSIONS.slice(2), "add"),
       ],
     },
     {
@@ -155,11 +155,7 @@ Deno.test("planning adds, updates or leaves extnet_pg per version", async (t) =>
     },
     {
       fixture: "extnet-pg-current.txt",
-      plans: ["4.2", "4.3", "4.4", "4.5", "4.6", "4.7"].map((version) => ({
-        version,
-        change: "none",
-        next: DEFAULT_WITH_EXTNET_PG,
-      })),
+      plans: plansFor(ENGINE_4_5_VERSIONS, "none"),
     },
     {
       fixture: "extnet-pg-mixed.txt",
