@@ -10,7 +10,9 @@
  * 1.30x a bare Deno script that reads one variable; the libvirt lookup at most
  * one virsh start-up more than the rewrite alone. The hook always asks libvirt,
  * so "the rewrite alone" is derived: the hook with a stub virsh that prints a
- * recorded answer, less what spawning that stub costs a bare Deno script.
+ * recorded answer, less what spawning that stub costs a bare Deno script. It is
+ * then split into the shell preamble, loading the hook's modules (a bare Deno
+ * script that imports them and exits) and the hook's own work.
  *
  * @module
  */
@@ -94,10 +96,23 @@ Deno.writeTextFileSync(
 }).output();
 `,
 );
+// The modules main.ts loads (their imports come along), imported from this checkout.
+Deno.writeTextFileSync(
+  `${work}/load.ts`,
+  ["lib/hook.ts", "host/hook_file.ts", "host/virsh.ts", "lib/refusal.ts"]
+    .map((module) =>
+      `await import(${JSON.stringify(new URL(`../${module}`, import.meta.url).href)});\n`
+    )
+    .join(""),
+);
 const cases: Case[] = [
   { name: "/bin/true", command: ["/bin/true"] },
   { name: "hook, no extnet_pg", command: [hook] },
   { name: "bare deno script", command: [deno, "run", "-q", "--allow-env", `${work}/bare.ts`] },
+  {
+    name: "bare deno, loads modules",
+    command: [deno, "run", "-q", "--allow-read", `${work}/load.ts`],
+  },
   {
     name: "bare deno, spawns stub",
     command: [deno, "run", "-q", "--allow-run", `${work}/spawn.ts`],
@@ -158,6 +173,13 @@ console.log(
   `${"rewrite alone (derived)".padEnd(26)} median ${rewriteAlone.toFixed(1).padStart(7)} ms`,
 );
 console.log(`${"libvirt lookup (derived)".padEnd(26)} median ${lookup.toFixed(1).padStart(7)} ms`);
+const preamble = median("hook, no extnet_pg") - median("/bin/true");
+const loading = median("bare deno, loads modules") - bare;
+console.log(
+  `\nrewrite alone = bare deno script + ${preamble.toFixed(1)} ms shell preamble + ` +
+    `${loading.toFixed(1)} ms loading modules + ` +
+    `${(rewriteAlone - bare - preamble - loading).toFixed(1)} ms the hook's own work`,
+);
 const checks: [string, number, number][] = [
   ["no extnet_pg / /bin/true", median("hook, no extnet_pg") / median("/bin/true"), 2],
   ["rewrite alone / bare deno script", rewriteAlone / bare, 1.3],

@@ -22,8 +22,8 @@ Deno.test("the demo shows the hook redirecting the bundled vNIC onto its Open vS
     stdout,
     /^exit 0; stderr: network-nat: vNIC 00:1a:4a:16:01:b0 -> network ovs-net:vlan-20/m,
   );
-  assert.match(stdout, /^\+    <source network="ovs-net" portgroup="vlan-20"\/>$/m);
-  assert.match(stdout, /^\+    <vlan><tag id="20"\/><\/vlan>$/m);
+  assert.match(stdout, /^\+ {4}<source network="ovs-net" portgroup="vlan-20"\/>$/m);
+  assert.match(stdout, /^\+ {4}<vlan><tag id="20"\/><\/vlan>$/m);
 });
 
 Deno.test("without virsh the demo shows the refusal, then the rewrite without the check", async () => {
@@ -34,7 +34,7 @@ Deno.test("without virsh the demo shows the refusal, then the rewrite without th
     assert.equal(code, 0);
     assert.match(stdout, /^exit 2; stderr: network-nat: .*virsh is not installed/m);
     assert.match(stdout, /^\(the file is unchanged\)$/m);
-    assert.match(stdout, /^\+    <source network="ovs-net" portgroup="vlan-20"\/>$/m);
+    assert.match(stdout, /^\+ {4}<source network="ovs-net" portgroup="vlan-20"\/>$/m);
   } finally {
     Deno.removeSync(bin, { recursive: true });
   }
