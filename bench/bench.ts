@@ -180,18 +180,22 @@ console.log(
     `${loading.toFixed(1)} ms loading modules + ` +
     `${(rewriteAlone - bare - preamble - loading).toFixed(1)} ms the hook's own work`,
 );
-const checks: [string, number, number][] = [
+// The lookup's target is one virsh start-up as the hook pays it, from a Deno process; virsh
+// started by this harness skips Deno's first-subprocess set-up, so that ratio is for reference.
+const checks: [string, number, number | undefined][] = [
   ["no extnet_pg / /bin/true", median("hook, no extnet_pg") / median("/bin/true"), 2],
   ["rewrite alone / bare deno script", rewriteAlone / bare, 1.3],
-  ["libvirt lookup / virsh alone", lookup / median("virsh alone"), 1],
   [
     "libvirt lookup / a virsh start-up from Deno",
     lookup / (median("bare deno, spawns virsh") - bare),
     1,
   ],
+  ["libvirt lookup / virsh alone", lookup / median("virsh alone"), undefined],
 ];
 console.log(`\n${rounds} rounds, ratios of medians (target):`);
 for (const [name, ratio, target] of checks) {
-  const verdict = ratio <= target ? "ok" : "OVER TARGET";
-  console.log(`${name.padEnd(48)} ${ratio.toFixed(2)}x (<= ${target}x) ${verdict}`);
+  const verdict = target === undefined
+    ? "(for reference)"
+    : `(<= ${target}x) ${ratio <= target ? "ok" : "OVER TARGET"}`;
+  console.log(`${name.padEnd(48)} ${ratio.toFixed(2)}x ${verdict}`);
 }
