@@ -12,6 +12,7 @@ import type { DenoFacts, DoctorFacts, LibvirtFacts, TargetFacts } from "../lib/d
 import { joinPath } from "../lib/install_plan.ts";
 import { type Network, parseNetworkReport } from "../lib/network.ts";
 import { parseTarget } from "../lib/property.ts";
+import { Refusal } from "../lib/refusal.ts";
 import { pointStates, scanHookDirs } from "./hooks_dir.ts";
 import { findOnPath, hookAccessNeeds, lookupAccount, pathFacts, readHead } from "./system.ts";
 import { libvirtUri, lookupNetwork, runVirsh, VIRSH_TIMEOUT_MS, virshError } from "./virsh.ts";
@@ -162,7 +163,7 @@ async function targetFacts(value: string): Promise<TargetFacts> {
   try {
     return { property: value, network: await lookupNetwork(target.network, libvirtUri()) };
   } catch (error) {
-    if (error instanceof Error && error.name === "Refusal") {
+    if (error instanceof Refusal) {
       return { property: value, refusal: error.message };
     }
     throw error;

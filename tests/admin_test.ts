@@ -379,6 +379,11 @@ function hooksRoot(): string {
 
 const DOCTOR_PATH = `${SYSTEMD_PATH}:${DENO_BIN_DIR}`;
 
+// doctor on the hooks root `hooks`, with vdsmd's PATH as the tests give it.
+function doctor(hooks: string, args: string[] = [], env?: Record<string, string>): Promise<Run> {
+  return task("doctor", ["--hooks-dir", hooks, "--path", DOCTOR_PATH, ...args], { env });
+}
+
 interface JsonReport {
   ok: boolean;
   summary: { ok: number; warn: number; fail: number };
@@ -395,7 +400,7 @@ interface JsonReport {
 Deno.test("doctor on a ready host: links ok, every network listed with kind and state, exit 0", async () => {
   const hooks = hooksRoot();
   try {
-    const run = await task("doctor", ["--hooks-dir", hooks, "--path", DOCTOR_PATH]);
+    const run = await doctor(hooks);
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.equal(run.stderr, "");
     for (const point of HOOK_POINTS) {
@@ -438,15 +443,7 @@ Deno.test("doctor --json: missing link, stray copy and a bad --value fail, exit 
     Deno.chmodSync(`${hooks}/before_nic_hotplug/60_network_nat_old`, 0o755);
     Deno.writeTextFileSync(`${hooks}/before_device_create/10_other_hook`, "#!/bin/sh\nexit 0\n");
     Deno.chmodSync(`${hooks}/before_device_create/10_other_hook`, 0o755);
-    const run = await task("doctor", [
-      "--hooks-dir",
-      hooks,
-      "--path",
-      DOCTOR_PATH,
-      "--json",
-      "--value",
-      "ovs-net:vlan-30",
-    ]);
+    const run = await doctor(hooks, ["--json", "--value", "ovs-net:vlan-30"]);
     assert.equal(run.code, 1, run.stderr);
     const report: JsonReport = JSON.parse(run.stdout);
     assert.equal(report.ok, false);
@@ -484,31 +481,36 @@ Deno.test("doctor --json: missing link, stray copy and a bad --value fail, exit 
 Deno.test("doctor --value checks one target with the hook's lookup", async () => {
   const hooks = hooksRoot();
   try {
-    const good = await task("doctor", [
-      "--hooks-dir",
-      hooks,
-      "--path",
-      DOCTOR_PATH,
-      "--value",
-      "ovs-net:vlan-20",
-    ]);
+    const good = await doctor(hooks, ["--value", "ovs-net:vlan-20"]);
     assert.equal(good.code, 0);
     assert.match(
       good.stdout,
       /^warn +target +extnet_pg=ovs-net:vlan-20: the hook would redirect vNICs to Open vSwitch, portgroup vlan-20, VLAN 20/m,
     );
-    const missing = await task("doctor", [
-      "--hooks-dir",
-      hooks,
-      "--path",
-      DOCTOR_PATH,
-      "--value",
-      "nonet",
-    ]);
+    const missing = await doctor(hooks, ["--value", "nonet"]);
     assert.equal(missing.code, 1);
     assert.match(
       missing.stdout,
       /^FAIL +target +extnet_pg=nonet: the hook would refuse: libvirt network 'nonet' does not exist/m,
+    );
+  } finally {
+    Deno.removeSync(hooks, { recursive: true });
+  }
+});
+
+Deno.test("doctor --value reports an unreachable libvirt as the hook's refusal", async () => {
+  const hooks = hooksRoot();
+  try {
+    const run = await doctor(hooks, ["--json", "--value", "ovs-net"], {
+      LIBVIRT_DEFAULT_URI: "test:///nonexistent.xml",
+    });
+    assert.equal(run.code, 1, run.stderr);
+    const report: JsonReport = JSON.parse(run.stdout);
+    const target = report.findings.filter((f) => f.check === "target");
+    assert.deepEqual(target.map((f) => f.status), ["fail"]);
+    assert.match(
+      target[0].message,
+      /^extnet_pg=ovs-net: the hook would refuse: cannot check libvirt network 'ovs-net' at test:\/\/\/nonexistent\.xml: /,
     );
   } finally {
     Deno.removeSync(hooks, { recursive: true });
@@ -538,15 +540,7 @@ Deno.test(
   async () => {
     const hooks = hooksRoot();
     try {
-      const run = await task("doctor", [
-        "--hooks-dir",
-        hooks,
-        "--path",
-        DOCTOR_PATH,
-        "--user",
-        "nobody",
-        "--json",
-      ]);
+      const run = await doctor(hooks, ["--user", "nobody", "--json"]);
       const report: JsonReport = JSON.parse(run.stdout);
       const libvirt = report.findings.filter((f) => f.check === "libvirt");
       assert.deepEqual(libvirt.map((f) => f.status), ["ok"], run.stdout);
