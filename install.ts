@@ -47,6 +47,7 @@ import {
 import { pointStates, scanHookDirs } from "./host/hooks_dir.ts";
 import {
   accessNeed,
+  asUser,
   chainNeeds,
   findOnPath,
   hookAccessNeeds,
@@ -162,6 +163,13 @@ function runChecks(context: Context): string[] {
 /** Carries out the actions; returns the steps that undo them, last first. */
 function apply(actions: readonly Action[]): (() => string)[] {
   const undo: (() => string)[] = [];
+  const link = (target: string, path: string) => {
+    Deno.symlinkSync(target, path);
+    undo.push(() => {
+      Deno.removeSync(path);
+      return `removed   ${path}`;
+    });
+  };
   try {
     for (const action of actions) {
       if (action.kind === "create") {
@@ -178,22 +186,14 @@ function apply(actions: readonly Action[]): (() => string)[] {
             say(`created   directory ${path}`);
           }
         }
-        Deno.symlinkSync(action.target, action.path);
-        undo.push(() => {
-          Deno.removeSync(action.path);
-          return `removed   ${action.path}`;
-        });
+        link(action.target, action.path);
       } else if (action.kind === "replace") {
         Deno.renameSync(action.path, action.backup);
         undo.push(() => {
           Deno.renameSync(action.backup, action.path);
           return `restored  ${action.path} from ${action.backup}`;
         });
-        Deno.symlinkSync(action.target, action.path);
-        undo.push(() => {
-          Deno.removeSync(action.path);
-          return `removed   ${action.path}`;
-        });
+        link(action.target, action.path);
       } else if (action.kind === "remove") {
         Deno.removeSync(action.path);
       }
@@ -251,12 +251,7 @@ async function runHookOnce(
     vmId: VM_ID,
   };
   if (property !== undefined) env.extnet_pg = property;
-  const [command, args] = context.switchUser
-    ? [
-      "setpriv",
-      [`--reuid=${account.uid}`, `--regid=${account.gid}`, "--init-groups", "--", path],
-    ]
-    : [path, []];
+  const [command, ...args] = context.switchUser ? [...asUser(account), path] : [path];
   const start = performance.now();
   try {
     const output = await new Deno.Command(command, {

@@ -19,12 +19,18 @@
 
 // Modules are loaded here rather than imported statically, so that even a broken install exits 2
 // with one line; and from this file's real folder, as Deno resolves imports against the link's.
+let realUrl: string | undefined;
 const load = (path: string) => {
-  const real = Deno.realPathSync(import.meta.filename!).split("/").map(encodeURIComponent);
-  return import(new URL(path, `file://${real.join("/")}`).href);
+  realUrl ??= `file://${
+    Deno.realPathSync(import.meta.filename!).split("/").map(encodeURIComponent).join("/")
+  }`;
+  return import(new URL(path, realUrl).href);
 };
 
 try {
+  // Run as `deno run ... main.ts` rather than through the preamble: nothing to load either.
+  const property = Deno.env.get("extnet_pg");
+  if (property === undefined) Deno.exit(0);
   const { runHook, hookPointOf }: typeof import("./lib/hook.ts") = await load("./lib/hook.ts");
   const { readHookFile, replaceHookFile }: typeof import("./host/hook_file.ts") = await load(
     "./host/hook_file.ts",
@@ -36,25 +42,22 @@ try {
     "./lib/refusal.ts",
   );
 
-  const property = Deno.env.get("extnet_pg");
-  if (property !== undefined) {
-    const path = Deno.env.get("_hook_domxml");
-    if (!path) {
-      throw new Refusal(
-        "_hook_domxml is not set: VDSM runs this file as a hook; to try it by hand, see 'deno task preview --help'",
-      );
-    }
-    const uri = libvirtUri();
-    const result = await runHook({
-      point: hookPointOf(import.meta.filename!),
-      property,
-      providerType: Deno.env.get("provider_type"),
-      xml: readHookFile(path),
-      lookupNetwork: (name, cancel) => lookupNetwork(name, uri, cancel),
-    });
-    if (result.xml !== undefined) replaceHookFile(path, result.xml);
-    if (result.message) writeStderr(`${HOOK_PREFIX} ${result.message}`);
+  const path = Deno.env.get("_hook_domxml");
+  if (!path) {
+    throw new Refusal(
+      "_hook_domxml is not set: VDSM runs this file as a hook; to try it by hand, see 'deno task preview --help'",
+    );
   }
+  const uri = libvirtUri();
+  const result = await runHook({
+    point: hookPointOf(import.meta.filename!),
+    property,
+    providerType: Deno.env.get("provider_type"),
+    xml: readHookFile(path),
+    lookupNetwork: (name, cancel) => lookupNetwork(name, uri, cancel),
+  });
+  if (result.xml !== undefined) replaceHookFile(path, result.xml);
+  if (result.message) writeStderr(`${HOOK_PREFIX} ${result.message}`);
   Deno.exit(0);
 } catch (error) {
   // If lib/refusal.ts itself cannot be loaded, say so in the same one-line form.

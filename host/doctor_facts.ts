@@ -14,7 +14,14 @@ import { type Network, parseNetworkReport } from "../lib/network.ts";
 import { parseTarget } from "../lib/property.ts";
 import { Refusal } from "../lib/refusal.ts";
 import { pointStates, scanHookDirs } from "./hooks_dir.ts";
-import { findOnPath, hookAccessNeeds, lookupAccount, pathFacts, readHead } from "./system.ts";
+import {
+  asUser,
+  findOnPath,
+  hookAccessNeeds,
+  lookupAccount,
+  pathFacts,
+  readHead,
+} from "./system.ts";
 import { libvirtUri, lookupNetwork, runVirsh, VIRSH_TIMEOUT_MS, virshError } from "./virsh.ts";
 
 /** What the doctor is asked to look at. */
@@ -86,7 +93,7 @@ async function virshRunner(
   // As the hook's user, with only what vdsmd gives it: env -i drops the rest of ours.
   const runAs = drop
     ? [
-      ...["setpriv", `--reuid=${as.uid}`, `--regid=${as.gid}`, "--init-groups", "--"],
+      ...asUser(as),
       ...["env", "-i", "LC_ALL=C", `HOME=${as.home}`, `PATH=${servicePath}`],
     ]
     : [];

@@ -12,6 +12,20 @@ import { type AccessNeed, type Account, parentsOf, type PathFacts } from "../lib
 import { joinPath } from "../lib/install_plan.ts";
 
 /**
+ * The command prefix that runs a command as `account`, with its own groups:
+ * how the installer and the doctor act as the hook's user.
+ *
+ * @example
+ * ```ts
+ * import { asUser } from "./system.ts";
+ * asUser({ uid: 36, gid: 36 }); // ["setpriv", "--reuid=36", "--regid=36", "--init-groups", "--"]
+ * ```
+ */
+export function asUser(account: Pick<Account, "uid" | "gid">): string[] {
+  return ["setpriv", `--reuid=${account.uid}`, `--regid=${account.gid}`, "--init-groups", "--"];
+}
+
+/**
  * What `stat` says about `path` (following links) as far as permissions go, or
  * `undefined` when it cannot be stat'ed.
  *

@@ -6,7 +6,14 @@
  */
 
 import { readInterface, rewriteInterface, type Vnic } from "./interface.ts";
-import { describeVlan, type Network, type Placement, placeOnNetwork, vlanOf } from "./network.ts";
+import {
+  describeVlan,
+  hasOpenvswitchPort,
+  type Network,
+  type Placement,
+  placeOnNetwork,
+  vlanOf,
+} from "./network.ts";
 import { portId } from "./port_id.ts";
 import { describeValue, formatTarget, parseTarget, PROPERTY, type Target } from "./property.ts";
 import { LibvirtUnavailable, Refusal } from "./refusal.ts";
@@ -199,10 +206,7 @@ function checkRunningOnTarget(
     );
   }
   if (!network || !placement) return;
-  const live = vnic.root.children;
-  const liveOpenvswitch = live.some((child) =>
-    child.name === "virtualport" && attribute(child, "type") === "openvswitch"
-  );
+  const liveOpenvswitch = hasOpenvswitchPort(vnic.root);
   const sameEverywhere = `define network '${target.network}' the same on every host`;
   if (liveOpenvswitch !== placement.openvswitch) {
     refuse(
@@ -211,7 +215,7 @@ function checkRunningOnTarget(
       sameEverywhere,
     );
   }
-  const liveVlan = vlanOf(live.find((child) => child.name === "vlan"));
+  const liveVlan = vlanOf(vnic.root.children.find((child) => child.name === "vlan"));
   if (placement.openvswitch && describeVlan(liveVlan) !== describeVlan(placement.vlan)) {
     refuse(
       `has ${describeVlan(liveVlan)} on the source host, but ${formatTarget(target)} gives ` +

@@ -102,14 +102,10 @@ export function parseNetworkReport(output: string): Network {
   }
   const child = (element: XmlElement, name: string) =>
     element.children.find((c) => c.name === name);
-  const isOpenvswitch = (element: XmlElement) =>
-    element.children.some((c) =>
-      c.name === "virtualport" && attribute(c, "type") === "openvswitch"
-    );
   const portgroups = root.children.filter((c) => c.name === "portgroup").map((portgroup) => ({
     name: attribute(portgroup, "name") ?? "",
     isDefault: attribute(portgroup, "default") === "yes",
-    openvswitch: isOpenvswitch(portgroup),
+    openvswitch: hasOpenvswitchPort(portgroup),
     vlan: vlanOf(child(portgroup, "vlan")),
   }));
   const name = info.get("Name");
@@ -124,11 +120,28 @@ export function parseNetworkReport(output: string): Network {
     name,
     active: info.get("Active") === "yes",
     autostart: info.get("Autostart") === "yes",
-    kind: networkKind(root, isOpenvswitch(root) || portgroups.some((p) => p.openvswitch)),
-    openvswitch: isOpenvswitch(root),
+    kind: networkKind(root, hasOpenvswitchPort(root) || portgroups.some((p) => p.openvswitch)),
+    openvswitch: hasOpenvswitchPort(root),
     vlan: vlanOf(child(root, "vlan")),
     portgroups,
   };
+}
+
+/**
+ * Whether `element` (a network, portgroup or interface) has a
+ * `<virtualport type="openvswitch">` child.
+ *
+ * @example
+ * ```ts
+ * import { hasOpenvswitchPort } from "./network.ts";
+ * import { parseXml } from "./xml.ts";
+ * hasOpenvswitchPort(parseXml("<portgroup><virtualport type='openvswitch'/></portgroup>").root); // true
+ * ```
+ */
+export function hasOpenvswitchPort(element: XmlElement): boolean {
+  return element.children.some((child) =>
+    child.name === "virtualport" && attribute(child, "type") === "openvswitch"
+  );
 }
 
 /**

@@ -220,6 +220,46 @@ Deno.test("refuses a vNIC on an external-provider network", async () => {
     }),
     /external-provider network \(provider_type="EXTERNAL_NETWORK"/,
   );
+  await assert.rejects(
+    runHook({
+      property: "br-net",
+      providerType: "",
+      xml: corpus("gen-hookinput-nic-hotplug.xml"),
+      lookupNetwork: recordedLookup,
+    }),
+    /external-provider network \(provider_type=""/,
+  );
+});
+
+Deno.test("refuses interface shapes it cannot place for sure, naming the vNIC", async () => {
+  const hotplug = corpus("gen-hookinput-nic-hotplug.xml");
+  const source = '<source bridge="ovirtmgmt" />';
+  // The hook's own Open vSwitch output, which it recognizes by its exact shape.
+  const { xml: ours } = await runHook({
+    property: "ovs-net:vlan-20",
+    xml: hotplug.replace(/<filterref[^>]*>/, ""),
+    lookupNetwork: recordedLookup,
+  });
+  const cases: [string, string, RegExp][] = [
+    ["two sources", hotplug.replace(source, source + source), /exactly one <source>.*found 2/],
+    ["a source with no network", hotplug.replace(source, '<source dev="eth0" />'), /neither/],
+    ["type direct", hotplug.replace('type="bridge"', 'type="direct"'), /type="direct"/],
+    ["a virtualport of another type", ours!.replace('"openvswitch"', '"802.1Qbh"'), /not write/],
+    ["a virtualport with more", ours!.replace("<virtualport ", '<virtualport x="1" '), /not write/],
+    ["parameters with more", ours!.replace("<parameters ", '<parameters profileid="p" '), /not/],
+    ["a second vlan", ours!.replace("<vlan>", "<vlan><tag id='30'/></vlan><vlan>"), /not write/],
+  ];
+  for (const [what, xml, reason] of cases) {
+    await assert.rejects(
+      runHook({ property: "ovs-net:vlan-20", xml, lookupNetwork: recordedLookup }),
+      (error: Error) => {
+        assert.ok(error instanceof Refusal, what);
+        assert.match(error.message, /^vNIC 56:6f:1a:2b:00:04: /, what);
+        assert.match(error.message, reason, what);
+        return true;
+      },
+    );
+  }
 });
 
 Deno.test("refuses device XML that is not well-formed, or that has a DOCTYPE", async () => {
@@ -279,6 +319,13 @@ Deno.test("on Open vSwitch adds the stable port id and the portgroup's VLAN afte
     lookupNetwork: recordedLookup,
   });
   assert.equal(again.xml, undefined, "idempotent");
+});
+
+Deno.test("drops a stale portid from the source", async () => {
+  const input = corpus("gen-hookinput-nic-hotplug.xml")
+    .replace('<source bridge="ovirtmgmt" />', '<source bridge="ovirtmgmt" portid="1-2-3" />');
+  const { xml } = await runHook({ property: "br-net", xml: input, lookupNetwork: recordedLookup });
+  assert.match(xml!, /<source network="br-net" \/>/);
 });
 
 Deno.test("follows a live portgroup change by replacing its own VLAN", async () => {
@@ -517,6 +564,10 @@ Deno.test("at the migration destination refuses a port that would differ from th
   await assert.rejects(
     run("br-net", live.replace('network="ovs-net" portgroup="vlan-20"', 'network="br-net"')),
     /is on an Open vSwitch port on the source host, but network 'br-net' is Linux bridge here/,
+  );
+  await assert.rejects(
+    run("br-net", corpus("gen-hookinput-update-device-recovered.xml")),
+    /runs on bridge "ovirtmgmt" on the source host, not on network br-net as extnet_pg asks/,
   );
   await assert.rejects(
     run("ovs-net", live),

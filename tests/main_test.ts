@@ -171,6 +171,7 @@ Deno.test("refuses with exit 2 and one line, leaving the file untouched", async 
       /is not NETWORK or NETWORK:PORTGROUP/,
     ],
     ["before_device_create", hotplug, { extnet_pg: "" }, /extnet_pg="" is not/],
+    ["before_device_create", hotplug, { extnet_pg: "br-net", _hook_domxml: "" }, /_hook_domxml/],
     [
       "before_device_create",
       corpus("vdsm-sriov-hostdev-basic.xml"),
@@ -247,6 +248,25 @@ Deno.test("gives up on a virsh that hangs, with a clear line", async () => {
   assert.ok(Date.now() - started < 15000);
 });
 
+Deno.test("at a live update still refuses a network libvirt says does not exist", async () => {
+  const fake = `${tree.scratch}/../fake-bin-missing`;
+  Deno.mkdirSync(fake, { recursive: true });
+  // virsh's English answer only under LC_ALL=C, as on a host with another locale.
+  Deno.writeTextFileSync(
+    `${fake}/virsh`,
+    '#!/bin/sh\nif [ "$LC_ALL" = C ]; then\n' +
+      "  echo \"error: failed to get network 'gone'\" >&2\n" +
+      "  echo \"error: Network not found: no network with matching name 'gone'\" >&2\n" +
+      "else\n  echo 'erreur : réseau introuvable' >&2\nfi\nexit 1\n",
+    { mode: 0o755 },
+  );
+  const input = corpus("gen-hookinput-update-device-started-here.xml");
+  const run = await runInstalledHook("before_update_device", input, { extnet_pg: "gone" }, {
+    path: `${fake}:${SYSTEM_PATH}:${DENO_DIR}`,
+  });
+  assertRefused(run, input, /libvirt network 'gone' does not exist on this host/);
+});
+
 Deno.test("runs as 'deno run' with explicit permissions, and says which one is missing", async () => {
   const input = corpus("gen-hookinput-nic-hotplug.xml");
   const deno = ["deno", "run", "--allow-env", "--allow-read", "--allow-write"];
@@ -259,6 +279,15 @@ Deno.test("runs as 'deno run' with explicit permissions, and says which one is m
     command: [...deno, "--no-prompt", `${CHECKOUT}main.ts`],
   });
   assertRefused(noRun, input, /may not run virsh \(start it with --allow-run=virsh\)/);
+  const noProperty = await runInstalledHook("", input, {}, {
+    command: [...deno, `${CHECKOUT}main.ts`],
+  });
+  assert.deepEqual([noProperty.code, noProperty.stdout, noProperty.stderr, noProperty.xml], [
+    0,
+    "",
+    "",
+    input,
+  ]);
 });
 
 Deno.test("a broken installation still exits 2 with one line, the file untouched", async () => {

@@ -9,8 +9,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-run() {
-  echo "\$ $*"
+# report SHOWN CMD...: prints "$ SHOWN", runs CMD, prints its output and exit code.
+report() {
+  echo "\$ $1"
+  shift
   "$@" >"$T/out" 2>"$T/err"
   local rc=$?
   cat "$T/out"
@@ -18,16 +20,9 @@ run() {
   echo "[exit $rc]"
   echo
 }
+run() { report "$*" "$@"; }
 # Same, but the command is one shell string (for pipes), printed verbatim.
-runsh() {
-  echo "\$ $1"
-  bash -c "$1" >"$T/out" 2>"$T/err"
-  local rc=$?
-  cat "$T/out"
-  sed 's/^/stderr| /' "$T/err"
-  echo "[exit $rc]"
-  echo
-}
+runsh() { report "$1" bash -c "$1"; }
 section() { printf '\n===== %s =====\n\n' "$*"; }
 
 # nic FILE MAC NETWORK PORTGROUP [extra XML lines...]: a hooked-style NIC.
@@ -51,6 +46,20 @@ nic() {
 vp() { echo "<virtualport type='openvswitch'><parameters interfaceid='$1'/></virtualport>"; }
 vlan() { echo "<vlan><tag id='$1'/></vlan>"; }
 show() { echo "--- $1:"; cat "$T/$1"; echo; }
+# unhooked FILE MAC [extra XML lines...]: the vNIC as VDSM sends it, on the oVirt bridge.
+unhooked() {
+  local file=$1 mac=$2
+  shift 2
+  {
+    echo '<interface type="bridge">'
+    echo "    <mac address=\"$mac\"/>"
+    echo '    <model type="virtio"/>'
+    echo '    <source bridge="ovirtmgmt"/>'
+    local line
+    for line in "$@"; do echo "    $line"; done
+    echo "</interface>"
+  } >"$T/$file"
+}
 
 # fresh_vm NAME NICFILE...: (re)define NAME from domain.xml with these NICs, start paused.
 fresh_vm() {
@@ -149,16 +158,7 @@ show c-novp2.xml
 run virsh update-device vm-a "$T/c-novp2.xml" --live
 
 echo "# the original un-hooked VDSM XML"
-cat >"$T/c-unhooked.xml" <<EOF
-<interface type="bridge">
-    <mac address="$M1"/>
-    <model type="virtio"/>
-    <source bridge="ovirtmgmt"/>
-    <link state="down"/>
-    <alias name="ua-$U1"/>
-    <boot order="2"/>
-</interface>
-EOF
+unhooked c-unhooked.xml $M1 '<link state="down"/>' "<alias name=\"ua-$U1\"/>" '<boot order="2"/>'
 show c-unhooked.xml
 run virsh update-device vm-a "$T/c-unhooked.xml" --live
 echo "# ... with an existing ovirtmgmt Linux bridge"
@@ -247,15 +247,8 @@ nic f5.xml 56:6f:1a:2b:00:0b br-net "" "$(vlan 20)"
 run virsh attach-device vm-f "$T/f5.xml" --live
 
 echo "# live update of the br-net NIC with the un-hooked VDSM XML (type=bridge, ovirtmgmt)"
-cat >"$T/f-unhooked.xml" <<EOF
-<interface type="bridge">
-    <mac address="56:6f:1a:2b:00:07"/>
-    <model type="virtio"/>
-    <source bridge="ovirtmgmt"/>
-    <filterref filter="vdsm-no-mac-spoofing"/>
-    <link state="down"/>
-</interface>
-EOF
+unhooked f-unhooked.xml 56:6f:1a:2b:00:07 '<filterref filter="vdsm-no-mac-spoofing"/>' \
+  '<link state="down"/>'
 show f-unhooked.xml
 VF=$(vnet vm-f 56:6f:1a:2b:00:07)
 run virsh update-device vm-f "$T/f-unhooked.xml" --live
