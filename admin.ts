@@ -12,16 +12,16 @@
  * @module
  */
 
-import { ADMIN_HELP, DOCTOR_HELP, ENGINE_CONFIG_HELP, PREVIEW_HELP } from "./lib/admin_help.ts";
-import { osMessage, parseOptions, UsageError } from "./lib/cli.ts";
-import { colourDiff, unifiedDiff } from "./lib/diff.ts";
-import { diagnose, renderFindings, renderJson } from "./lib/doctor.ts";
-import { GET_COMMAND, parseEngineConfigOutput, renderReport } from "./lib/engine_config.ts";
+import { ADMIN_HELP, DOCTOR_HELP, ENGINE_CONFIG_HELP, PREVIEW_HELP } from "./admin/help.ts";
+import { osMessage, parseOptions, UsageError } from "./admin/cli.ts";
+import { colourDiff, unifiedDiff } from "./admin/diff.ts";
+import { diagnose, renderFindings, renderJson } from "./admin/doctor.ts";
+import { GET_COMMAND, parseEngineConfigOutput, renderReport } from "./admin/engine_config.ts";
 import { HOOK_POINTS, runHook } from "./lib/hook.ts";
-import { DEFAULT_HOOKS_DIR, SYSTEMD_PATH, VDSM_USER } from "./lib/install_plan.ts";
+import { DEFAULT_HOOKS_DIR, SYSTEMD_PATH, VDSM_USER } from "./admin/install_plan.ts";
 import { PROPERTY } from "./lib/property.ts";
 import { HOOK_PREFIX, hookErrorLine, Refusal } from "./lib/refusal.ts";
-import { gatherDoctorFacts } from "./host/doctor_facts.ts";
+import { gatherDoctorFacts } from "./admin/host/doctor_facts.ts";
 import { decodeHookFile, readHookFile } from "./host/hook_file.ts";
 import { libvirtUri, lookupNetwork } from "./host/virsh.ts";
 

@@ -4,9 +4,9 @@
  * Links `50_network_nat` to this checkout's `main.ts` in each hook point
  * directory, after checking that VDSM's user can run it, then runs every
  * installed hook as VDSM would (and rolls back when one fails). The decisions
- * and messages live in `lib/install_plan.ts`, `lib/access.ts` and
- * `lib/selftest.ts`, the reading of the host in `host/hooks_dir.ts` and
- * `host/system.ts`; this file makes the changes.
+ * and messages live in `admin/install_plan.ts`, `admin/access.ts` and
+ * `admin/selftest.ts`, the reading of the host in `admin/host/hooks_dir.ts` and
+ * `admin/host/system.ts`; this file makes the changes.
  *
  * Exit codes: 0 done or nothing to do; 1 refused or failed, with the reason.
  *
@@ -15,8 +15,8 @@
 
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { accessProblems, type Account, deniedAccess, parentsOf } from "./lib/access.ts";
-import { errorText } from "./lib/cli.ts";
+import { accessProblems, type Account, deniedAccess, parentsOf } from "./admin/access.ts";
+import { errorText } from "./admin/cli.ts";
 import { HOOK_POINTS, hookPointOf } from "./lib/hook.ts";
 import {
   type Action,
@@ -35,7 +35,7 @@ import {
   SYSTEMD_PATH,
   VDSM_USER,
   virshMissingMessage,
-} from "./lib/install_plan.ts";
+} from "./admin/install_plan.ts";
 import {
   judgeSelfTest,
   SELFTEST_MIGRATING_VNIC_FILE,
@@ -43,8 +43,8 @@ import {
   SELFTEST_PROPERTY,
   SELFTEST_VNIC_FILE,
   type SelfTestRun,
-} from "./lib/selftest.ts";
-import { pointStates, scanHookDirs } from "./host/hooks_dir.ts";
+} from "./admin/selftest.ts";
+import { pointStates, scanHookDirs } from "./admin/host/hooks_dir.ts";
 import {
   accessNeed,
   asUser,
@@ -54,7 +54,7 @@ import {
   lookupAccount,
   pathFacts,
   readHead,
-} from "./host/system.ts";
+} from "./admin/host/system.ts";
 
 const USAGE = `Usage: deno task install [OPTIONS]
 

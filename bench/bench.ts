@@ -18,7 +18,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { parseOptions, UsageError } from "../lib/cli.ts";
+import { parseOptions, UsageError } from "../admin/cli.ts";
 import { HOOK_POINTS } from "../lib/hook.ts";
 
 const USAGE = "deno task bench [--rounds N], N a positive integer (default 40)";

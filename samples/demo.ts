@@ -8,7 +8,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { unifiedDiff } from "../lib/diff.ts";
+import { unifiedDiff } from "../admin/diff.ts";
 import { HOOK_POINTS, runHook } from "../lib/hook.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));

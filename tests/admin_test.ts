@@ -5,9 +5,9 @@
 
 import assert from "node:assert/strict";
 import { HOOK_POINTS } from "../lib/hook.ts";
-import { parseEngineConfigOutput, planExtnetPg, renderCommands } from "../lib/engine_config.ts";
+import { parseEngineConfigOutput, planExtnetPg, renderCommands } from "../admin/engine_config.ts";
 import { PROPERTY_REGEX as EXTNET_PG_REGEX } from "../lib/property.ts";
-import { HOOK_NAME, SYSTEMD_PATH } from "../lib/install_plan.ts";
+import { HOOK_NAME, SYSTEMD_PATH } from "../admin/install_plan.ts";
 import { corpus, ROOT, TEST_NETWORKS_URI } from "./helpers.ts";
 
 interface Run {

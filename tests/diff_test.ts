@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix -- inline: npm packages in deno.json make every task fetch them (offline hosts)
 import fc from "npm:fast-check@4.11.0";
-import { colourDiff, splitLines, unifiedDiff } from "../lib/diff.ts";
+import { colourDiff, splitLines, unifiedDiff } from "../admin/diff.ts";
 
 /** Applies a unified diff with GNU patch and returns the result. */
 async function patched(before: string, diff: string): Promise<string> {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Account } from "../lib/access.ts";
+import type { Account } from "../admin/access.ts";
 import {
   describeNetwork,
   diagnose,
@@ -8,7 +8,7 @@ import {
   renderFindings,
   renderJson,
   summarize,
-} from "../lib/doctor.ts";
+} from "../admin/doctor.ts";
 import { HOOK_POINTS } from "../lib/hook.ts";
 import { describeVlan } from "../lib/network.ts";
 import { recordedNetwork } from "./helpers.ts";

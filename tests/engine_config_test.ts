@@ -10,7 +10,7 @@ import {
   quoteForShell,
   renderCommands,
   withProperty,
-} from "../lib/engine_config.ts";
+} from "../admin/engine_config.ts";
 import { PROPERTY_REGEX as EXTNET_PG_REGEX } from "../lib/property.ts";
 
 const FIXTURES = new URL("./fixtures/engine-config/", import.meta.url);

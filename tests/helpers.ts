@@ -41,7 +41,9 @@ export function copyCheckout(to: string): void {
       if (!(error instanceof Deno.errors.NotFound) || name === "main.ts") throw error;
     }
   }
-  for (const name of ["lib", "host", "samples"]) copyTree(`${ROOT}${name}`, `${to}/${name}`);
+  for (const name of ["lib", "host", "admin", "samples"]) {
+    copyTree(`${ROOT}${name}`, `${to}/${name}`);
+  }
 }
 
 let readable: string | undefined;

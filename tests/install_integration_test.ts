@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HOOK_POINTS, type HookPoint } from "../lib/hook.ts";
-import { HOOK_NAME, SYSTEMD_PATH } from "../lib/install_plan.ts";
+import { HOOK_NAME, SYSTEMD_PATH } from "../admin/install_plan.ts";
 import { copyCheckout } from "./helpers.ts";
 
 const CHECKOUT = dirname(dirname(fileURLToPath(import.meta.url)));

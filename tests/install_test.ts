@@ -1,12 +1,13 @@
 /**
- * Tests of the installer: the pure plan (lib/install_plan.ts) directly, and
+ * Tests of the installer: the pure plan (admin/install_plan.ts) directly, and
  * install.ts as a process against temporary hook roots.
  */
 
 import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { accessProblems, type Account, deniedAccess, parentsOf } from "../lib/access.ts";
+import { copyCheckout } from "./helpers.ts";
+import { accessProblems, type Account, deniedAccess, parentsOf } from "../admin/access.ts";
 import { HOOK_POINTS } from "../lib/hook.ts";
 import { readInterface } from "../lib/interface.ts";
 import { parseTarget, PROPERTY_REGEX } from "../lib/property.ts";
@@ -23,7 +24,7 @@ import {
   planUninstall,
   type PointState,
   SYSTEMD_PATH,
-} from "../lib/install_plan.ts";
+} from "../admin/install_plan.ts";
 import {
   judgeSelfTest,
   SELFTEST_NETWORK,
@@ -32,7 +33,7 @@ import {
   SELFTEST_PROPERTY,
   SELFTEST_VNIC_FILE,
   type SelfTestRun,
-} from "../lib/selftest.ts";
+} from "../admin/selftest.ts";
 
 const CHECKOUT = dirname(dirname(fileURLToPath(import.meta.url)));
 const MAIN = `${CHECKOUT}/main.ts`;
@@ -605,10 +606,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "nnat-checkout." });
     try {
       const copy = `${dir}/network-nat`;
-      Deno.mkdirSync(copy);
-      for (const name of ["main.ts", "install.ts", "lib", "host", "samples"]) {
-        await new Deno.Command("cp", { args: ["-a", `${CHECKOUT}/${name}`, copy] }).output();
-      }
+      copyCheckout(copy);
       Deno.chmodSync(dir, 0o755);
       const real = Deno.realPathSync(copy);
       // Root reads everything, so as root the hook's user is nobody and a folder is closed;

@@ -2,14 +2,14 @@
  * What the installer and the doctor read about the host system, read-only:
  * permission facts of paths, the first bytes of a file, executables on a PATH,
  * user accounts (through NSS, so directory users count) and the paths the
- * hook's user must reach. The verdicts on them are in `lib/access.ts` and
- * `lib/install_plan.ts`.
+ * hook's user must reach. The verdicts on them are in `admin/access.ts` and
+ * `admin/install_plan.ts`.
  *
  * @module
  */
 
-import { type AccessNeed, type Account, parentsOf, type PathFacts } from "../lib/access.ts";
-import { joinPath } from "../lib/install_plan.ts";
+import { type AccessNeed, type Account, parentsOf, type PathFacts } from "../access.ts";
+import { joinPath } from "../install_plan.ts";
 
 /**
  * The command prefix that runs a command as `account`, with its own groups:

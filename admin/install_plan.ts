@@ -4,7 +4,7 @@
  * engine-side instructions). Whether user `vdsm` can reach the files is in
  * `access.ts`, the self-test's verdict in `selftest.ts`.
  *
- * `install.ts` gathers the facts (through `host/hooks_dir.ts` and `host/system.ts`,
+ * `install.ts` gathers the facts (through `admin/host/hooks_dir.ts` and `admin/host/system.ts`,
  * and runs of the hook) and hands them to these functions.
  *
  * @module
@@ -12,8 +12,8 @@
 
 import { isInside, octalMode } from "./access.ts";
 import { GET_COMMAND } from "./engine_config.ts";
-import { HOOK_POINTS, type HookPoint } from "./hook.ts";
-import { PROPERTY } from "./property.ts";
+import { HOOK_POINTS, type HookPoint } from "../lib/hook.ts";
+import { PROPERTY } from "../lib/property.ts";
 
 /** The file name of the hook in each hook point directory (VDSM runs them sorted by path). */
 export const HOOK_NAME = "50_network_nat";
@@ -133,7 +133,7 @@ export function describeEntry(entry: Entry): string {
  *
  * @example
  * ```ts
- * import { HOOK_POINTS } from "./hook.ts";
+ * import { HOOK_POINTS } from "../lib/hook.ts";
  * import { planInstall } from "./install_plan.ts";
  * const actions = planInstall({
  *   hooksDir: "/h",

@@ -1,18 +1,18 @@
 /**
  * Gathering, read-only, what `admin.ts doctor` checks on a host: the Deno on
  * vdsmd's PATH, the hook links, the hook user's access to the checkout, and
- * libvirt's networks as that user sees them. The verdicts are in `lib/doctor.ts`.
+ * libvirt's networks as that user sees them. The verdicts are in `admin/doctor.ts`.
  *
  * @module
  */
 
-import type { Account } from "../lib/access.ts";
-import { errorText } from "../lib/cli.ts";
-import type { DenoFacts, DoctorFacts, LibvirtFacts, TargetFacts } from "../lib/doctor.ts";
-import { joinPath } from "../lib/install_plan.ts";
-import { type Network, parseNetworkReport } from "../lib/network.ts";
-import { parseTarget } from "../lib/property.ts";
-import { Refusal } from "../lib/refusal.ts";
+import type { Account } from "../access.ts";
+import { errorText } from "../cli.ts";
+import type { DenoFacts, DoctorFacts, LibvirtFacts, TargetFacts } from "../doctor.ts";
+import { joinPath } from "../install_plan.ts";
+import { type Network, parseNetworkReport } from "../../lib/network.ts";
+import { parseTarget } from "../../lib/property.ts";
+import { Refusal } from "../../lib/refusal.ts";
 import { pointStates, scanHookDirs } from "./hooks_dir.ts";
 import {
   asUser,
@@ -22,7 +22,13 @@ import {
   pathFacts,
   readHead,
 } from "./system.ts";
-import { libvirtUri, lookupNetwork, runVirsh, VIRSH_TIMEOUT_MS, virshError } from "./virsh.ts";
+import {
+  libvirtUri,
+  lookupNetwork,
+  runVirsh,
+  VIRSH_TIMEOUT_MS,
+  virshError,
+} from "../../host/virsh.ts";
 
 /** What the doctor is asked to look at. */
 export interface DoctorOptions {
@@ -38,7 +44,7 @@ export interface DoctorOptions {
 
 // The real path of this checkout.
 function checkoutDir(): string {
-  return Deno.realPathSync(`${import.meta.dirname}/..`);
+  return Deno.realPathSync(`${import.meta.dirname}/../..`);
 }
 
 async function denoFacts(servicePath: string): Promise<DenoFacts> {

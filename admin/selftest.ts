@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { HookPoint } from "./hook.ts";
-import { PROPERTY } from "./property.ts";
+import type { HookPoint } from "../lib/hook.ts";
+import { PROPERTY } from "../lib/property.ts";
 
 /** The test-driver node file of the self-test, relative to the checkout. */
 export const SELFTEST_NODE_FILE = "samples/selftest-node.xml";

@@ -30,7 +30,7 @@
  * @module
  */
 
-import { PROPERTY, PROPERTY_REGEX } from "./property.ts";
+import { PROPERTY, PROPERTY_REGEX } from "../lib/property.ts";
 
 // The engine-config option that declares device custom properties.
 const CONFIG_KEY = "CustomDeviceProperties";
@@ -591,7 +591,7 @@ export function withProperty(
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { PROPERTY_REGEX } from "./property.ts";
+ * import { PROPERTY_REGEX } from "../lib/property.ts";
  * const [plan] = planExtnetPg(parseEngineConfigOutput("CustomDeviceProperties:  version: 4.7"));
  * assert.deepEqual(plan.change, "add");
  * assert.deepEqual(plan.next, `{type=interface;prop={extnet_pg=${PROPERTY_REGEX}}}`);
@@ -657,7 +657,7 @@ function engineConfigSetCommand(version: string, value: string): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { PROPERTY_REGEX } from "./property.ts";
+ * import { PROPERTY_REGEX } from "../lib/property.ts";
  * const plans = planExtnetPg(parseEngineConfigOutput("CustomDeviceProperties:  version: 4.7"));
  * assert.deepEqual(renderCommands(plans), [
  *   `engine-config -s CustomDeviceProperties='{type=interface;prop={extnet_pg=${PROPERTY_REGEX}}}' --cver=4.7`,

@@ -1,7 +1,7 @@
 /**
  * Whether a user may reach and use a path, from the mode bits along the way:
  * what the installer and the doctor check for the hook's user, with the fix for
- * each problem. No I/O: the facts come from `host/system.ts`.
+ * each problem. No I/O: the facts come from `admin/host/system.ts`.
  *
  * @module
  */

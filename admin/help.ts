@@ -5,9 +5,9 @@
  */
 
 import { GET_COMMAND } from "./engine_config.ts";
-import { HOOK_POINTS } from "./hook.ts";
+import { HOOK_POINTS } from "../lib/hook.ts";
 import { DEFAULT_HOOKS_DIR, SYSTEMD_PATH, VDSM_USER } from "./install_plan.ts";
-import { PROPERTY, PROPERTY_REGEX } from "./property.ts";
+import { PROPERTY, PROPERTY_REGEX } from "../lib/property.ts";
 
 /** What `admin.ts --help` prints. */
 export const ADMIN_HELP =

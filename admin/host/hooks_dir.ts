@@ -1,13 +1,13 @@
 /**
  * Reading VDSM's hook directories: what is at a path, what is at the hook's
  * name in each hook point directory, and every entry of every directory under
- * the hooks root. The decisions on them are in `lib/install_plan.ts`.
+ * the hooks root. The decisions on them are in `admin/install_plan.ts`.
  *
  * @module
  */
 
 import { dirname, resolve } from "node:path";
-import { HOOK_POINTS } from "../lib/hook.ts";
+import { HOOK_POINTS } from "../../lib/hook.ts";
 import {
   type Entry,
   type FoundEntry,
@@ -15,7 +15,7 @@ import {
   isProjectScript,
   joinPath,
   type PointState,
-} from "../lib/install_plan.ts";
+} from "../install_plan.ts";
 import { pathFacts, readHead } from "./system.ts";
 
 // What is at `path`, without following a final link. A path that does not exist (or has a

@@ -1,13 +1,13 @@
 /**
  * The checks of `admin.ts doctor`, without any I/O: from facts gathered on a
- * host (see `host/doctor_facts.ts`) to findings, each ok, warn or fail with
+ * host (see `admin/host/doctor_facts.ts`) to findings, each ok, warn or fail with
  * the fix, rendered as text for an admin or as JSON for automation.
  *
  * @module
  */
 
 import { type AccessNeed, accessProblems, type Account } from "./access.ts";
-import { HOOK_POINTS, targetOf } from "./hook.ts";
+import { HOOK_POINTS, targetOf } from "../lib/hook.ts";
 import {
   denoMissingMessage,
   describeEntry,
@@ -19,9 +19,9 @@ import {
   type PointState,
   strayMessage,
 } from "./install_plan.ts";
-import { describeVlan, type Network, placeOnNetwork } from "./network.ts";
-import { formatTarget, PROPERTY } from "./property.ts";
-import { Refusal } from "./refusal.ts";
+import { describeVlan, type Network, placeOnNetwork } from "../lib/network.ts";
+import { formatTarget, PROPERTY } from "../lib/property.ts";
+import { Refusal } from "../lib/refusal.ts";
 
 /** How a check came out: `fail` breaks VM starts, `warn` may, `ok` does not. */
 export type Status = "ok" | "warn" | "fail";
@@ -349,7 +349,7 @@ function targetFindings(target: TargetFacts): Finding[] {
  * @example
  * ```ts
  * import { diagnose } from "./doctor.ts";
- * import { HOOK_POINTS } from "./hook.ts";
+ * import { HOOK_POINTS } from "../lib/hook.ts";
  * const findings = diagnose({
  *   checkoutDir: "/opt/nn", mainPath: "/opt/nn/main.ts",
  *   main: { head: "#!/bin/sh\n//bin/true; network-nat\n", mode: 0o755 },
