@@ -1,5 +1,5 @@
 #!/bin/sh
-//bin/true; [ -n "${extnet_pg+x}" ] || exit 0; : \
+//bin/true; [ -n "${extnet_pg+x}" ] || exit 0; : network-nat \
 //; set -f; for w in $(export -p); do n=${w%%=*}; case $n in *[!A-Za-z0-9_]*|DENO_DIR) ;; DENO_*|RUST_*|OTEL_*|FORCE_COLOR) unset "$n";; esac; done; set +f; : \
 //; PATH=${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin}; export PATH; : \
 //; command -v deno >/dev/null || { echo "network-nat: deno is not on PATH ($PATH); install Deno 2 in /usr/local/bin or /usr/bin" >&2; exit 2; }; NO_COLOR=1 exec deno run -q --ext=ts --no-config --no-prompt --no-remote --allow-env=extnet_pg,_hook_domxml,provider_type,LIBVIRT_DEFAULT_URI --allow-read --allow-write --allow-run=virsh,kill "$0"

@@ -171,7 +171,8 @@ function fileOperation<T>(call: () => T, what: string, action: "read" | "replace
       : /\(os error 30\)/.test(String(error))
       ? "cannot be replaced: the file system is read-only"
       : `cannot be ${action === "read" ? "read" : "replaced"}: ${String(error)}`;
-    throw new Refusal(`${what} ${fault}${unchanged}`);
+    // The system's error stays the cause: an admin tool reports it as its own I/O error.
+    throw Object.assign(new Refusal(`${what} ${fault}${unchanged}`), { cause: error });
   }
 }
 
