@@ -80,6 +80,9 @@ async function preview(args: string[]): Promise<number> {
       ? decodeHookFile(await new Response(Deno.stdin.readable).bytes(), "stdin")
       : readHookFile(file);
   } catch (error) {
+    if (error instanceof Refusal && error.cause !== undefined) {
+      throw new IoError(`cannot read ${label}: ${osMessage(error.cause)}`);
+    }
     if (error instanceof Refusal) {
       console.error(hookErrorLine(error));
       return 2;

@@ -1,13 +1,21 @@
 #!/bin/sh
-//bin/true; [ -n "${extnet_pg+x}" ] || exit 0; command -v deno >/dev/null || { echo "network-nat: deno is not on PATH ($PATH); install Deno 2 in /usr/local/bin or /usr/bin" >&2; exit 2; }; NO_COLOR=1 exec deno run -q --ext=ts --no-config --no-prompt --no-remote --allow-env=extnet_pg,_hook_domxml,provider_type,LIBVIRT_DEFAULT_URI --allow-read --allow-write --allow-run=virsh "$0"
+//bin/true; [ -n "${extnet_pg+x}" ] || exit 0; : network-nat \
+//; set -f; for w in $(export -p); do n=${w%%=*}; case $n in *[!A-Za-z0-9_]*|DENO_DIR) ;; DENO_*|RUST_*|OTEL_*|FORCE_COLOR) unset "$n";; esac; done; set +f; : \
+//; PATH=${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin}; export PATH; : \
+//; command -v deno >/dev/null || { echo "network-nat: deno is not on PATH ($PATH); install Deno 2 in /usr/local/bin or /usr/bin" >&2; exit 2; }; NO_COLOR=1 exec deno run -q --ext=ts --no-config --no-prompt --no-remote --allow-env=extnet_pg,_hook_domxml,provider_type,LIBVIRT_DEFAULT_URI --allow-read --allow-write --allow-run=virsh,kill "$0"
 
 /**
  * The network-nat VDSM hook.
  *
  * VDSM runs it, through a link in each hook point directory, for every vNIC at
  * VM start, NIC hot-plug, live NIC update and incoming migration. The lines
- * above are a POSIX shell preamble (TypeScript reads them as a comment): a vNIC
- * without `extnet_pg` costs no Deno start-up. Deno then runs the link itself,
+ * above are a POSIX shell preamble (TypeScript reads them as comments; the shell
+ * joins them with `\` into `: //` no-ops, so no process is started): a vNIC
+ * without `extnet_pg` costs no Deno start-up. Otherwise the preamble drops the
+ * inherited variables that would change how Deno runs the hook (`DENO_*` but
+ * `DENO_DIR`, which only says where the cache is; `RUST_*`, `OTEL_*`,
+ * `FORCE_COLOR`: VDSM passes its whole environment), sets the systemd default
+ * `PATH` when there is none, and starts Deno. Deno then runs the link itself,
  * whose path names the hook point; the modules are loaded from the link's real
  * folder, since Deno resolves imports against the link's own.
  *
@@ -69,6 +77,15 @@ try {
   Deno.exit(2);
 }
 
+// The exit code is the contract with VDSM: a stderr that cannot be written (closed, a full
+// disk) loses the line, never turns a success into a failure or a refusal into something else.
 function writeStderr(line: string): void {
-  Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
+  const bytes = new TextEncoder().encode(`${line}\n`);
+  try {
+    for (let written = 0; written < bytes.length;) {
+      written += Deno.stderr.writeSync(bytes.subarray(written));
+    }
+  } catch {
+    // nowhere left to say it
+  }
 }

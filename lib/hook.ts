@@ -215,7 +215,13 @@ function checkRunningOnTarget(
       sameEverywhere,
     );
   }
-  const liveVlan = vlanOf(vnic.root.children.find((child) => child.name === "vlan"));
+  let liveVlan;
+  try {
+    liveVlan = vlanOf(vnic.root.children.find((child) => child.name === "vlan"));
+  } catch (error) {
+    if (!(error instanceof Refusal)) throw error;
+    return refuse(`has a <vlan> libvirt does not accept: ${error.message}`, sameEverywhere);
+  }
   if (placement.openvswitch && describeVlan(liveVlan) !== describeVlan(placement.vlan)) {
     refuse(
       `has ${describeVlan(liveVlan)} on the source host, but ${formatTarget(target)} gives ` +

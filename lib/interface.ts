@@ -9,8 +9,8 @@
  * @module
  */
 
-import type { Target } from "./property.ts";
-import { Refusal } from "./refusal.ts";
+import { describeValue, type Target } from "./property.ts";
+import { clip, Refusal } from "./refusal.ts";
 import type { Vlan } from "./network.ts";
 import { attribute, parseXml, type XmlAttribute, type XmlElement } from "./xml.ts";
 
@@ -75,7 +75,7 @@ export function readInterface(text: string): Vnic {
   }
   if (root.name !== "interface") {
     throw new Refusal(
-      `the device XML holds a <${root.name}> element, not one <interface>: ` +
+      `the device XML holds a <${clip(root.name)}> element, not one <interface>: ` +
         (root.name === "hostdev"
           ? "an SR-IOV passthrough vNIC cannot be redirected; remove extnet_pg from its vNIC profile"
           : "only a vNIC can be redirected; remove extnet_pg from this device"),
@@ -88,7 +88,9 @@ export function readInterface(text: string): Vnic {
   const type = attribute(root, "type");
   if (type === undefined || !REDIRECTABLE_TYPES.has(type)) {
     refuse(
-      `an <interface type="${type ?? ""}"> cannot be redirected (only bridge and network ` +
+      `an <interface type=${
+        describeValue(type ?? "", 64)
+      }> cannot be redirected (only bridge and network ` +
         `vNICs can); remove extnet_pg from its vNIC profile`,
     );
   }

@@ -7,7 +7,7 @@
  */
 
 import type { Target } from "./property.ts";
-import { Refusal } from "./refusal.ts";
+import { clip, LibvirtUnavailable, Refusal } from "./refusal.ts";
 import { attribute, parseXml, textOf, type XmlElement } from "./xml.ts";
 
 /** A VLAN setting of a libvirt network or portgroup (`<vlan>`). */
@@ -71,8 +71,8 @@ export interface Placement {
 
 /**
  * Parses the output of `virsh net-info NAME; net-dumpxml NAME`: the `Key: value`
- * lines of net-info, then the network's XML. Throws {@linkcode Refusal} when the
- * output is not of that form.
+ * lines of net-info, then the network's XML. Throws {@linkcode LibvirtUnavailable}
+ * when the output is not of that form, or describes values libvirt never writes.
  *
  * @example
  * ```ts
@@ -85,12 +85,18 @@ export interface Placement {
  * ```
  */
 export function parseNetworkReport(output: string): Network {
+  // An answer that is not of this form means that libvirt could not really be asked.
+  const garbage = (reason: string): never => {
+    throw new LibvirtUnavailable(`virsh printed ${reason}; cannot check the network`);
+  };
   const xmlStart = output.indexOf("<network");
-  if (xmlStart < 0) throw new Refusal("virsh printed no network XML; cannot check the network");
+  if (xmlStart < 0) garbage("no network XML");
   const info = new Map<string, string>();
+  // "Key: value" lines, split without a regular expression: a line can be anything.
   for (const line of output.slice(0, xmlStart).split("\n")) {
-    const match = /^([A-Za-z ]+):\s*(.*?)\s*$/.exec(line);
-    if (match) info.set(match[1], match[2]);
+    const colon = line.indexOf(":");
+    const key = line.slice(0, colon);
+    if (colon > 0 && /^[A-Za-z ]+$/.test(key)) info.set(key, line.slice(colon + 1).trim());
   }
   const xml = output.slice(xmlStart).trim();
   let root: XmlElement;
@@ -98,31 +104,40 @@ export function parseNetworkReport(output: string): Network {
     root = parseXml(xml).root;
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
-    throw new Refusal(`virsh printed network XML that is not well-formed: ${error.message}`);
+    return garbage(`network XML that is not well-formed: ${error.message}`);
   }
   const child = (element: XmlElement, name: string) =>
     element.children.find((c) => c.name === name);
-  const portgroups = root.children.filter((c) => c.name === "portgroup").map((portgroup) => ({
-    name: attribute(portgroup, "name") ?? "",
-    isDefault: attribute(portgroup, "default") === "yes",
-    openvswitch: hasOpenvswitchPort(portgroup),
-    vlan: vlanOf(child(portgroup, "vlan")),
-  }));
   const name = info.get("Name");
-  if (name === undefined) {
-    throw new Refusal("virsh printed no network name; cannot check the network");
-  }
+  if (name === undefined) garbage("no network name");
   const named = child(root, "name");
   if (!named || textOf(xml, named) !== name) {
-    throw new Refusal(`virsh printed another network's XML than '${name}'s; cannot check it`);
+    garbage(`another network's XML than '${clip(name!)}'s`);
   }
+  const vlan = (element: XmlElement | undefined, where: string) => {
+    try {
+      return vlanOf(element);
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      return garbage(`network '${clip(name!)}' with ${where}${error.message}`);
+    }
+  };
+  const portgroups = root.children.filter((c) => c.name === "portgroup").map((portgroup) => {
+    const group = attribute(portgroup, "name") ?? "";
+    return {
+      name: group,
+      isDefault: attribute(portgroup, "default") === "yes",
+      openvswitch: hasOpenvswitchPort(portgroup),
+      vlan: vlan(child(portgroup, "vlan"), `portgroup '${clip(group)}': `),
+    };
+  });
   return {
-    name,
+    name: name!,
     active: info.get("Active") === "yes",
     autostart: info.get("Autostart") === "yes",
     kind: networkKind(root, hasOpenvswitchPort(root) || portgroups.some((p) => p.openvswitch)),
     openvswitch: hasOpenvswitchPort(root),
-    vlan: vlanOf(child(root, "vlan")),
+    vlan: vlan(child(root, "vlan"), ""),
     portgroups,
   };
 }
@@ -145,7 +160,10 @@ export function hasOpenvswitchPort(element: XmlElement): boolean {
 }
 
 /**
- * Reads a `<vlan>` element, of a network, a portgroup or an interface.
+ * Reads a `<vlan>` element, of a network, a portgroup or an interface. Throws
+ * {@linkcode Refusal} for values libvirt would not accept: a tag id that is not
+ * an integer 0-4095, `trunk` other than yes/no, `nativeMode` other than
+ * tagged/untagged.
  *
  * @example
  * ```ts
@@ -156,15 +174,31 @@ export function hasOpenvswitchPort(element: XmlElement): boolean {
  */
 export function vlanOf(vlan: XmlElement | undefined): Vlan | undefined {
   if (!vlan) return undefined;
+  const trunk = attribute(vlan, "trunk");
+  if (trunk !== undefined && trunk !== "yes" && trunk !== "no") {
+    throw new Refusal(`<vlan trunk="${clip(trunk)}">, expected yes or no`);
+  }
   return {
-    trunk: attribute(vlan, "trunk") === "yes",
+    trunk: trunk === "yes",
     tags: vlan.children.filter((c) => c.name === "tag").map((tag) => {
       const nativeMode = attribute(tag, "nativeMode");
-      const id = Number(attribute(tag, "id"));
+      const text = attribute(tag, "id") ?? "";
+      const id = /^[0-9]{1,4}$/.test(text) ? Number(text) : NaN;
+      if (!(id <= MAX_VLAN_ID)) {
+        throw new Refusal(`<tag id="${clip(text)}">, expected a VLAN id 0-${MAX_VLAN_ID}`);
+      }
+      if (nativeMode !== undefined && nativeMode !== "tagged" && nativeMode !== "untagged") {
+        throw new Refusal(
+          `<tag nativeMode="${clip(nativeMode)}">, expected tagged or untagged`,
+        );
+      }
       return nativeMode === undefined ? { id } : { id, nativeMode };
     }),
   };
 }
+
+// 802.1Q's 12-bit VLAN id, as libvirt checks it.
+const MAX_VLAN_ID = 4095;
 
 function networkKind(root: XmlElement, openvswitch: boolean): NetworkKind {
   const forward = root.children.find((c) => c.name === "forward");
@@ -225,7 +259,10 @@ export function placeOnNetwork(network: Network, target: Target): Placement {
     ? network.portgroups.find((p) => p.isDefault)
     : network.portgroups.find((p) => p.name === target.portgroup);
   if (target.portgroup !== undefined && !portgroup) {
-    const known = network.portgroups.map((p) => p.name).join(", ") || "none";
+    const names = network.portgroups.map((p) => clip(p.name));
+    const known = names.length > 10
+      ? `${names.slice(0, 10).join(", ")} and ${names.length - 10} more`
+      : names.join(", ") || "none";
     throw new Refusal(
       `libvirt network '${network.name}' has no portgroup '${target.portgroup}' ` +
         `(it has: ${known}); fix extnet_pg on the vNIC profile or add the portgroup`,

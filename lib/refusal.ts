@@ -16,11 +16,44 @@
  * ```
  */
 export class Refusal extends Error {
-  /** Creates a refusal with a one-line `message`. */
+  /** Creates a refusal with a one-line `message`, cut to {@linkcode MAX_MESSAGE_LENGTH}. */
   constructor(message: string) {
-    super(message.replace(/[^\x20-\x7e]+/g, " "));
+    super(oneLine(message));
     this.name = "Refusal";
   }
+}
+
+/**
+ * The longest message a hook line carries: the line goes to vdsm.log and to the
+ * engine's events, whatever size the values it quotes have.
+ *
+ * @example
+ * ```ts
+ * import { MAX_MESSAGE_LENGTH, Refusal } from "./refusal.ts";
+ * new Refusal("x".repeat(5_000_000)).message.length <= MAX_MESSAGE_LENGTH; // true
+ * ```
+ */
+export const MAX_MESSAGE_LENGTH = 1000;
+
+/**
+ * Cuts a value that a message quotes to `limit` characters, marking the cut with `...`:
+ * names that libvirt and VDSM write are short, hostile or broken ones may not be.
+ *
+ * @example
+ * ```ts
+ * import { clip } from "./refusal.ts";
+ * clip("a".repeat(100)).length; // 67
+ * clip("ovs-net"); // "ovs-net"
+ * ```
+ */
+export function clip(value: string, limit = 64): string {
+  return value.length > limit ? `${value.slice(0, limit)}...` : value;
+}
+
+// One printable ASCII line of at most MAX_MESSAGE_LENGTH characters.
+function oneLine(text: string): string {
+  const line = text.slice(0, MAX_MESSAGE_LENGTH + 1).replace(/[^\x20-\x7e]+/g, " ");
+  return line.length > MAX_MESSAGE_LENGTH ? `${line.slice(0, MAX_MESSAGE_LENGTH - 3)}...` : line;
 }
 
 /**
@@ -61,6 +94,6 @@ export const HOOK_PREFIX = "network-nat:";
 export function hookErrorLine(error: unknown): string {
   const reason = error instanceof Refusal
     ? error.message
-    : `unexpected error, nothing was changed: ${String(error)}`;
-  return `${HOOK_PREFIX} ${reason.replace(/\s*[^\x20-\x7e]+\s*/g, " ")}`;
+    : oneLine(`unexpected error, nothing was changed: ${String(error)}`);
+  return `${HOOK_PREFIX} ${reason}`;
 }

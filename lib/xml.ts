@@ -7,10 +7,15 @@
  * every document that a conforming parser rejects is rejected here too (the
  * tests check this against a conforming parser). It does not resolve
  * namespaces, and it refuses a DOCTYPE outright, so no entity other than the
- * five predefined ones can ever be referenced.
+ * five predefined ones can ever be referenced. It also refuses what libvirt's
+ * parser (libxml2 without `XML_PARSE_HUGE`) refuses for its size: elements
+ * nested more than {@linkcode MAX_DEPTH} deep, names longer than
+ * {@linkcode MAX_NAME_LENGTH} and text longer than {@linkcode MAX_TEXT_LENGTH}.
  *
  * @module
  */
+
+import { clip } from "./refusal.ts";
 
 /** An attribute of an element, with its decoded value and its place in the text. */
 export interface XmlAttribute {
@@ -104,6 +109,45 @@ const PREDEFINED_ENTITIES: Record<string, string> = {
   quot: '"',
 };
 const DECLARATION = /<\?xml[ \t\r\n]/y;
+
+/**
+ * libxml2's `xmlParserMaxDepth`: an element may have at most this many ancestors.
+ *
+ * @example
+ * ```ts
+ * import { MAX_DEPTH, parseXml } from "./xml.ts";
+ * parseXml("<a>".repeat(MAX_DEPTH + 1) + "</a>".repeat(MAX_DEPTH + 1)); // accepted
+ * ```
+ */
+export const MAX_DEPTH = 256;
+/**
+ * libxml2's `XML_MAX_NAME_LENGTH`, in UTF-8 bytes: the longest element or attribute name.
+ *
+ * @example
+ * ```ts
+ * import { MAX_NAME_LENGTH, parseXml } from "./xml.ts";
+ * parseXml(`<${"a".repeat(MAX_NAME_LENGTH)}/>`); // accepted
+ * ```
+ */
+export const MAX_NAME_LENGTH = 50_000;
+/**
+ * libxml2's `XML_MAX_TEXT_LENGTH`, in UTF-8 bytes: the longest text, attribute value,
+ * comment, CDATA section or processing instruction (counted as written, before references
+ * are expanded, so never less than libxml2 counts).
+ *
+ * @example
+ * ```ts
+ * import { MAX_TEXT_LENGTH } from "./xml.ts";
+ * MAX_TEXT_LENGTH; // 10000000
+ * ```
+ */
+export const MAX_TEXT_LENGTH = 10_000_000;
+
+// Whether `text` is longer than `max` UTF-8 bytes; encodes only when it may be.
+function longerThan(text: string, max: number): boolean {
+  if (text.length > max) return true;
+  return text.length * 3 > max && new TextEncoder().encode(text).length > max;
+}
 const VERSION = /^1\.[0-9]+$/;
 const ENCODING_NAME = /^[A-Za-z][A-Za-z0-9._-]*$/;
 
@@ -217,6 +261,9 @@ class Parser {
   #name(what: string): string {
     const name = matchName(this.#text, this.#pos);
     if (name === undefined) this.#fail(`expected ${what}`);
+    if (longerThan(name, MAX_NAME_LENGTH)) {
+      this.#fail(`a name longer than ${MAX_NAME_LENGTH} bytes (libvirt refuses it)`);
+    }
     this.#pos += name.length;
     return name;
   }
@@ -252,16 +299,16 @@ class Parser {
         : name === "encoding"
         ? ENCODING_NAME
         : /^(?:yes|no)$/;
-      if (!syntax.test(value)) this.#fail(`invalid ${name} '${value}'`, valueStart);
+      if (!syntax.test(value)) this.#fail(`invalid ${name} '${clip(value)}'`, valueStart);
       return value;
     };
     const version = pseudo("version", true);
     if (version !== "1.0") {
-      this.#fail(`XML version ${version} is not supported; expected 1.0`);
+      this.#fail(`XML version ${clip(version ?? "")} is not supported; expected 1.0`);
     }
     const encoding = pseudo("encoding", false);
     if (encoding !== undefined && encoding.toUpperCase() !== "UTF-8") {
-      this.#fail(`encoding ${encoding} is not supported; expected UTF-8`);
+      this.#fail(`encoding ${clip(encoding)} is not supported; expected UTF-8`);
     }
     pseudo("standalone", false);
     this.#spaces();
@@ -284,7 +331,17 @@ class Parser {
     const end = this.#text.indexOf("--", start + 4);
     if (end < 0) this.#fail("unterminated comment", start);
     if (this.#text[end + 2] !== ">") this.#fail("'--' inside a comment", end);
+    this.#limitText("a comment", start + 4, end);
     this.#pos = end + 3;
+  }
+
+  // Fails when the text from `start` to `end` is longer than libxml2 accepts.
+  #limitText(what: string, start: number, end: number): void {
+    if (
+      end - start > MAX_TEXT_LENGTH / 3 && longerThan(this.#text.slice(start, end), MAX_TEXT_LENGTH)
+    ) {
+      this.#fail(`${what} longer than ${MAX_TEXT_LENGTH} bytes (libvirt refuses it)`, start);
+    }
   }
 
   // [16] PI
@@ -300,6 +357,7 @@ class Parser {
     if (end > this.#pos && this.#spaces() === 0) {
       this.#fail("expected white space after the processing instruction target");
     }
+    this.#limitText("a processing instruction", this.#pos, end);
     this.#pos = end + 2;
   }
 
@@ -311,6 +369,12 @@ class Parser {
       const element = this.#startTag();
       stack.at(-1)?.children.push(element);
       root ??= element;
+      if (stack.length > MAX_DEPTH) {
+        this.#fail(
+          `elements nested more than ${MAX_DEPTH} deep (libvirt refuses them)`,
+          element.start,
+        );
+      }
       if (element.end < 0) stack.push(element);
       while (stack.length > 0) {
         const parent = stack.at(-1)!;
@@ -319,7 +383,7 @@ class Parser {
         this.#pos += 2;
         const name = this.#name("an element name in the end tag");
         if (name !== parent.name) {
-          this.#fail(`end tag </${name}> does not match <${parent.name}>`, closeStart);
+          this.#fail(`end tag </${clip(name)}> does not match <${clip(parent.name)}>`, closeStart);
         }
         this.#spaces();
         this.#expect(">", "'>' to close the end tag");
@@ -345,10 +409,10 @@ class Parser {
         const end = char === ">" ? -1 : this.#pos;
         return { name, attributes, children: [], start, startTagEnd: this.#pos, end };
       }
-      if (char === undefined) this.#fail(`unterminated start tag <${name}>`, start);
+      if (char === undefined) this.#fail(`unterminated start tag <${clip(name)}>`, start);
       if (!spaced) this.#fail("expected white space, '>' or '/>' in the start tag");
       const attr = this.#attribute();
-      if (names.has(attr.name)) this.#fail(`duplicate attribute '${attr.name}'`, attr.start);
+      if (names.has(attr.name)) this.#fail(`duplicate attribute '${clip(attr.name)}'`, attr.start);
       names.add(attr.name);
       attributes.push(attr);
     }
@@ -359,16 +423,17 @@ class Parser {
     const start = this.#pos;
     const name = this.#name("an attribute name");
     this.#spaces();
-    this.#expect("=", `'=' after attribute '${name}'`);
+    this.#expect("=", `'=' after attribute '${clip(name)}'`);
     this.#spaces();
     const quote = this.#text[this.#pos];
-    if (quote !== '"' && quote !== "'") this.#fail(`expected a quoted value for '${name}'`);
+    if (quote !== '"' && quote !== "'") this.#fail(`expected a quoted value for '${clip(name)}'`);
     const valueStart = this.#pos + 1;
     const valueEnd = this.#text.indexOf(quote, valueStart);
-    if (valueEnd < 0) this.#fail(`unterminated value of '${name}'`, valueStart);
+    if (valueEnd < 0) this.#fail(`unterminated value of '${clip(name)}'`, valueStart);
+    this.#limitText(`the value of '${clip(name)}'`, valueStart, valueEnd);
     const raw = this.#text.slice(valueStart, valueEnd);
     const lt = raw.indexOf("<");
-    if (lt >= 0) this.#fail(`'<' in the value of '${name}'`, valueStart + lt);
+    if (lt >= 0) this.#fail(`'<' in the value of '${clip(name)}'`, valueStart + lt);
     const value = this.#expand(raw.replace(/\r\n?/g, "\n").replace(/[\t\n\r]/g, " "), valueStart);
     this.#pos = valueEnd + 1;
     return { name, value, start, end: this.#pos, quote };
@@ -396,7 +461,7 @@ class Parser {
     if (entity !== undefined) {
       if (matchName(entity, 0) !== entity) this.#fail("malformed entity reference", offset + at);
       const value = PREDEFINED_ENTITIES[entity];
-      if (value === undefined) this.#fail(`undefined entity '&${entity};'`, offset + at);
+      if (value === undefined) this.#fail(`undefined entity '&${clip(entity)};'`, offset + at);
       return value;
     }
     const code = decimal !== undefined ? parseInt(decimal, 10) : parseInt(hex, 16);
@@ -420,6 +485,7 @@ class Parser {
       else if (text.startsWith("<![CDATA[", lt)) {
         const end = text.indexOf("]]>", lt + 9);
         if (end < 0) this.#fail("unterminated CDATA section", lt);
+        this.#limitText("a CDATA section", lt + 9, end);
         this.#pos = end + 3;
       } else if (text.startsWith("<?", lt)) this.#processingInstruction();
       else if (text.startsWith("<!", lt)) this.#fail("unexpected markup declaration", lt);
@@ -429,6 +495,7 @@ class Parser {
 
   // [14] CharData from the cursor up to `end`: no ']]>', and only defined references.
   #characterData(end: number): void {
+    this.#limitText("text", this.#pos, end);
     const data = this.#text.slice(this.#pos, end);
     const cdataEnd = data.indexOf("]]>");
     if (cdataEnd >= 0) this.#fail("']]>' in text", this.#pos + cdataEnd);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { hookPointOf, runHook } from "../lib/hook.ts";
+import { parseNetworkReport } from "../lib/network.ts";
 import { LibvirtUnavailable, Refusal } from "../lib/refusal.ts";
 import { assertRewritten, corpus, recordedLookup, recordedNetwork } from "./helpers.ts";
 
@@ -520,6 +521,15 @@ Deno.test("at a live update, rewrites without the check when libvirt cannot be a
       /virsh timed out/,
     );
   }
+  // virsh exiting 0 with garbage is libvirt not answering too.
+  const garbage = await runHook({
+    point: "before_update_device",
+    property: "br-net:vlan-20",
+    xml: input,
+    lookupNetwork: () => Promise.resolve().then(() => parseNetworkReport("garbage\n")),
+  });
+  assertRewritten(input, garbage.xml!, { network: "br-net", portgroup: "vlan-20" });
+  assert.match(garbage.message!, /\(not checked: virsh printed no network XML/);
   await assert.rejects(
     runHook({
       point: "before_update_device",

@@ -56,7 +56,7 @@ async function runInstalledHook(
   point: string,
   xml: string,
   env: Record<string, string>,
-  options: { path?: string; command?: string[] } = {},
+  options: { path?: string | null; command?: string[] } = {},
 ): Promise<HookRun> {
   const file = Deno.makeTempFileSync({ dir: tree.scratch, prefix: "hook_domxml-" });
   Deno.writeTextFileSync(file, xml);
@@ -80,8 +80,9 @@ async function runInstalledHook(
     cwd: "/",
     stdin: "null",
     clearEnv: true,
+    signal: AbortSignal.timeout(60_000),
     env: {
-      PATH: options.path ?? `${SYSTEM_PATH}:${DENO_DIR}`,
+      ...(options.path === null ? {} : { PATH: options.path ?? `${SYSTEM_PATH}:${DENO_DIR}` }),
       HOME: `${tree.scratch}/../home`,
       TMPDIR: tree.scratch,
       LIBVIRT_DEFAULT_URI: TEST_NETWORKS_URI,
@@ -232,20 +233,112 @@ Deno.test("says clearly when deno is not on VDSM's PATH", async () => {
   assertRefused(run, input, /deno is not on PATH \(\/nonexistent\); install Deno 2/);
 });
 
-Deno.test("gives up on a virsh that hangs, with a clear line", async () => {
-  const fake = `${tree.scratch}/../fake-bin`;
+/** A directory holding a fake `virsh` running `script`, for PATH. */
+function fakeVirshPath(name: string, script: string): string {
+  const fake = `${tree.scratch}/../${name}`;
   Deno.mkdirSync(fake, { recursive: true });
-  // It ignores SIGTERM and leaves a child holding its output open: the bound must still hold.
-  Deno.writeTextFileSync(`${fake}/virsh`, "#!/bin/sh\ntrap '' TERM\nsleep 8 &\nwait\n", {
-    mode: 0o755,
-  });
+  Deno.writeTextFileSync(`${fake}/virsh`, `#!/bin/sh\n${script}`, { mode: 0o755 });
+  return `${fake}:${SYSTEM_PATH}:${DENO_DIR}`;
+}
+
+Deno.test("waits for a libvirt that answers slowly, as on a host starting many VMs", async () => {
+  // The bound counts from virsh's start, and is long enough for a host short of CPU.
+  const path = fakeVirshPath("fake-bin-slow", `sleep 6\nexec /usr/bin/virsh "$@"\n`);
   const input = corpus("gen-hookinput-nic-hotplug.xml");
-  const started = Date.now();
   const run = await runInstalledHook("before_nic_hotplug", input, { extnet_pg: "br-net" }, {
-    path: `${fake}:${SYSTEM_PATH}:${DENO_DIR}`,
+    path,
   });
-  assertRefused(run, input, /virsh did not answer within 5 s \(is libvirtd running\?\)/);
-  assert.ok(Date.now() - started < 15000);
+  assert.equal(run.code, 0, run.stderr);
+  assertRewritten(input, run.xml, { network: "br-net" });
+});
+
+Deno.test("refuses a device file VDSM never writes at once, saying what it is", async () => {
+  const fifo = `${tree.scratch}/fifo`;
+  new Deno.Command("mkfifo", { args: [fifo] }).outputSync();
+  if (IS_ROOT) Deno.chownSync(fifo, NOBODY, NOBODY);
+  const big = `${tree.scratch}/big.xml`;
+  Deno.writeTextFileSync(big, `<interface>${" ".repeat(2 * 1024 * 1024)}</interface>`);
+  const input = corpus("gen-hookinput-nic-hotplug.xml");
+  const cases: [string, RegExp][] = [
+    [fifo, /fifo \(_hook_domxml\) is a FIFO, not a regular file as VDSM writes/],
+    ["/dev/zero", /is a character device, not a regular file/],
+    [big, /has 2097175 bytes or more, over the 1048576 a device XML may have/],
+    [tree.scratch, /is a directory, not a regular file/],
+    [`${tree.scratch}/gone`, /gone \(_hook_domxml\) does not exist/],
+  ];
+  try {
+    for (const [file, reason] of cases) {
+      const started = Date.now();
+      const run = await runInstalledHook("before_device_create", input, {
+        extnet_pg: "br-net",
+        _hook_domxml: file,
+      });
+      assertRefused(run, input, reason);
+      assert.doesNotMatch(run.stderr, /unexpected error/);
+      assert.ok(Date.now() - started < 20_000);
+    }
+  } finally {
+    Deno.removeSync(fifo);
+    Deno.removeSync(big);
+  }
+});
+
+Deno.test("keeps its exit code when stderr cannot be written", async () => {
+  const input = corpus("gen-hookinput-nic-hotplug.xml");
+  const script = (
+    point: string,
+  ) => ["/bin/sh", "-c", 'exec "$0" 2>/dev/full', `${tree.hooks}/${point}/50_network_nat`];
+  const done = await runInstalledHook("before_nic_hotplug", input, { extnet_pg: "br-net" }, {
+    command: script("before_nic_hotplug"),
+  });
+  assert.equal(done.code, 0);
+  assertRewritten(input, done.xml, { network: "br-net" });
+  const refused = await runInstalledHook("before_nic_hotplug", input, { extnet_pg: "a:b:c" }, {
+    command: script("before_nic_hotplug"),
+  });
+  assert.deepEqual([refused.code, refused.xml], [2, input]);
+});
+
+Deno.test("does not depend on DENO_* variables or PATH from VDSM's environment", async () => {
+  const input = corpus("gen-hookinput-nic-hotplug.xml");
+  const cases: [Record<string, string>, string | null | undefined][] = [
+    [{ DENO_V8_FLAGS: "--max-old-space-size=1" }, undefined],
+    [{ DENO_AUTH_TOKENS: "x" }, undefined],
+    [{ DENO_COVERAGE_DIR: `${tree.scratch}/coverage`, DENO_CERT: "/nonexistent" }, undefined],
+    [{ FORCE_COLOR: "1", RUST_LOG: "trace", DENO_TRACE_PERMISSIONS: "1" }, undefined],
+    [{}, null], // no PATH at all: the shell's default finds deno and virsh in /usr/bin
+  ];
+  for (const [env, path] of cases) {
+    const run = await runInstalledHook(
+      "before_nic_hotplug",
+      input,
+      { extnet_pg: "br-net", ...env },
+      {
+        path,
+      },
+    );
+    assert.equal(run.code, 0, `${JSON.stringify(env)}: ${run.stderr}`);
+    assert.match(
+      run.stderr,
+      /^network-nat: vNIC 56:6f:1a:2b:00:04 -> network br-net \(Linux bridge\)\n$/,
+    );
+    assertRewritten(input, run.xml, { network: "br-net" });
+  }
+});
+
+Deno.test("at a live update rewrites unchecked when virsh answers garbage", async () => {
+  const path = fakeVirshPath("fake-bin-garbage", "echo 'Segmentation fault'\nexit 0\n");
+  const input = corpus("gen-hookinput-update-device-started-here.xml");
+  const run = await runInstalledHook("before_update_device", input, { extnet_pg: "br-net" }, {
+    path,
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /\(not checked: virsh printed no network XML/);
+  assertRewritten(input, run.xml, { network: "br-net" });
+  const start = await runInstalledHook("before_device_create", input, { extnet_pg: "br-net" }, {
+    path,
+  });
+  assertRefused(start, input, /virsh printed no network XML; cannot check the network/);
 });
 
 Deno.test("at a live update still refuses a network libvirt says does not exist", async () => {

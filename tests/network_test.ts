@@ -1,7 +1,7 @@
 // What the hook reads from virsh and where it places a vNIC: the rules that decide the VLAN.
 import assert from "node:assert/strict";
 import { parseNetworkReport, placeOnNetwork } from "../lib/network.ts";
-import { Refusal } from "../lib/refusal.ts";
+import { LibvirtUnavailable } from "../lib/refusal.ts";
 import { recordedNetwork } from "./helpers.ts";
 
 // `virsh net-info NAME; net-dumpxml NAME` for a network whose XML is `body`.
@@ -9,19 +9,62 @@ function report(body: string, info = "Name:           net\nActive:         yes\n
   return `${info}\n<network>\n  <name>net</name>\n  <forward mode='bridge'/>\n${body}</network>\n`;
 }
 
-Deno.test("refuses virsh output it cannot trust to describe the network asked for", () => {
+Deno.test("takes virsh output it cannot trust as libvirt not answering", () => {
   const cases: [string, string, RegExp][] = [
     ["no XML", "Name:           net\nActive:         yes\n", /printed no network XML/],
     ["no name", report("", "Active:         yes\n"), /printed no network name/],
     ["another network's XML", report("", "Name:           other\n"), /another network's XML/],
     ["XML that is not well-formed", report("<bridge name='br0'>"), /not well-formed/],
+    ["garbage", "Segmentation fault\n", /printed no network XML/],
+    ...[
+      ["<vlan><tag id='abc'/></vlan>", /<tag id="abc">, expected a VLAN id 0-4095/],
+      ["<vlan><tag id='99999'/></vlan>", /<tag id="99999">, expected a VLAN id 0-4095/],
+      ["<vlan><tag id='4096'/></vlan>", /<tag id="4096">/],
+      ["<vlan><tag id='-1'/></vlan>", /<tag id="-1">/],
+      ["<vlan><tag id='1e3'/></vlan>", /<tag id="1e3">/],
+      ["<vlan><tag id=''/></vlan>", /<tag id="">/],
+      ["<vlan><tag/></vlan>", /<tag id="">/],
+      ["<vlan trunk='maybe'><tag id='1'/></vlan>", /<vlan trunk="maybe">, expected yes or no/],
+      ["<vlan trunk='yes'><tag id='1' nativeMode='x'/></vlan>", /nativeMode="x">, expected tagged/],
+      [
+        "<portgroup name='pg'><vlan><tag id='20 '/></vlan></portgroup>",
+        /network 'net' with portgroup 'pg': <tag id="20 ">/,
+      ],
+    ].map(([body, reason]) =>
+      [`VLAN ${body}`, report(`${body}\n`), reason] as [string, string, RegExp]
+    ),
   ];
   for (const [what, output, reason] of cases) {
     assert.throws(() => parseNetworkReport(output), (error: Error) => {
-      assert.ok(error instanceof Refusal, what);
+      // At a live update this means "rewrite unchecked", as when virsh does not answer.
+      assert.ok(error instanceof LibvirtUnavailable, what);
       assert.match(error.message, reason, what);
       return true;
     });
+  }
+});
+
+Deno.test("reads VLAN ids 0 to 4095 and the trunk and native settings libvirt writes", () => {
+  const network = parseNetworkReport(report(
+    "  <vlan trunk='yes'><tag id='0'/><tag id='4095' nativeMode='untagged'/></vlan>\n" +
+      "  <portgroup name='pg'><vlan trunk='no'><tag id='20' nativeMode='tagged'/></vlan></portgroup>\n",
+  ));
+  assert.deepEqual(network.vlan, {
+    trunk: true,
+    tags: [{ id: 0 }, { id: 4095, nativeMode: "untagged" }],
+  });
+  assert.deepEqual(network.portgroups[0].vlan, {
+    trunk: false,
+    tags: [{ id: 20, nativeMode: "tagged" }],
+  });
+});
+
+Deno.test("reads net-info in linear time, whatever its lines hold", () => {
+  for (const line of [" ".repeat(100_000), "A".repeat(100_000), `${" ".repeat(100_000)}:`]) {
+    const started = performance.now();
+    const network = parseNetworkReport(report("", `Name: net\n${line}\nActive: yes\n`));
+    assert.equal(network.active, true);
+    assert.ok(performance.now() - started < 500, `${performance.now() - started} ms`);
   }
 });
 

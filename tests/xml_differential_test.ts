@@ -214,6 +214,8 @@ function checkAgreement(text: string): void {
     return;
   }
   if (!verdict.ok && saxesMissesError(text, ref, verdict)) return;
+  // libvirt's parser (libxml2 without XML_PARSE_HUGE) refuses what saxes has no limit for.
+  if (!verdict.ok && /\(libvirt refuses (it|them)\)/.test(verdict.error.message)) return;
   const extra = extraRefusals(ref);
   if (extra.length > 0) {
     assert.equal(verdict.ok, false, `accepted, but it must be refused (${extra[0].source})`);

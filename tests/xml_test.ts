@@ -6,7 +6,14 @@
  */
 
 import assert from "node:assert/strict";
-import { attribute, parseXml, XmlSyntaxError } from "../lib/xml.ts";
+import {
+  attribute,
+  MAX_DEPTH,
+  MAX_NAME_LENGTH,
+  MAX_TEXT_LENGTH,
+  parseXml,
+  XmlSyntaxError,
+} from "../lib/xml.ts";
 
 function refusal(text: string): XmlSyntaxError {
   try {
@@ -125,13 +132,44 @@ Deno.test("parseXml accepts names from the whole NameStartChar and NameChar rang
   }
 });
 
-Deno.test("parseXml accepts deep nesting without overflowing the stack", () => {
-  const depth = 100_000;
-  const { root } = parseXml("<a>".repeat(depth) + "</a>".repeat(depth));
-  let element = root;
+Deno.test("parseXml accepts nesting up to libxml2's limit, and refuses deeper at once", () => {
+  const nest = (depth: number, inner = "") => "<a>".repeat(depth) + inner + "</a>".repeat(depth);
+  let element = parseXml(nest(MAX_DEPTH + 1)).root;
   let levels = 1;
   while (element.children.length > 0) [element, levels] = [element.children[0], levels + 1];
-  assert.equal(levels, depth);
+  assert.equal(levels, MAX_DEPTH + 1, "xmllint accepts 257 nested elements");
+  for (const text of [nest(MAX_DEPTH + 2), nest(MAX_DEPTH + 1, "<b/>"), nest(100_000)]) {
+    assert.match(refusal(text).message, /^elements nested more than 256 deep \(libvirt refuses/);
+  }
+});
+
+Deno.test("parseXml refuses names and text longer than libxml2 accepts", () => {
+  const name = "n".repeat(MAX_NAME_LENGTH);
+  const text = "x".repeat(MAX_TEXT_LENGTH);
+  const accepted = [
+    `<${name}/>`,
+    `<a ${name}="1"/>`,
+    `<a b="${text}"/>`,
+    `<a>${text}</a>`,
+    `<a>${text}<!--${text}-->${text}</a>`,
+    // U+00E9 is 2 UTF-8 bytes: libxml2 counts bytes.
+    `<${"\u00e9".repeat(MAX_NAME_LENGTH / 2)}/>`,
+  ];
+  for (const xml of accepted) parseXml(xml);
+  const refused: [string, RegExp][] = [
+    [`<${name}n/>`, /^a name longer than 50000 bytes/],
+    [`<a ${name}n="1"/>`, /^a name longer than 50000 bytes/],
+    [`<a><${"\u00e9".repeat(MAX_NAME_LENGTH / 2)}\u00e9/></a>`, /^a name longer than 50000/],
+    [`<a b="${text}x"/>`, /^the value of 'b' longer than 10000000 bytes/],
+    [`<a>${text}x</a>`, /^text longer than 10000000 bytes/],
+    [`<a>${"\u00e9".repeat(MAX_TEXT_LENGTH / 2)}x</a>`, /^text longer than 10000000 bytes/],
+    [`<a><!--${text}x--></a>`, /^a comment longer/],
+    [`<a><![CDATA[${text}x]]></a>`, /^a CDATA section longer/],
+    [`<a><?pi ${text}x?></a>`, /^a processing instruction longer/],
+  ];
+  for (const [xml, reason] of refused) assert.match(refusal(xml).message, reason);
+  // An echoed name is cut, so that the message stays one short line.
+  assert.match(refusal(`<${name}></b>`).message, /^end tag <\/b> does not match <n{64}\.\.\.>/);
 });
 
 Deno.test("XmlSyntaxError is a SyntaxError that says where the error is", () => {
