@@ -5,7 +5,7 @@
  */
 
 import { type Network, parseNetworkReport } from "../lib/network.ts";
-import { LibvirtUnavailable, Refusal } from "../lib/refusal.ts";
+import { LibvirtUnavailable, NetworkNotFound } from "../lib/refusal.ts";
 
 /** How long virsh may take before the hook gives up on it: VDSM waits for a hook forever. */
 export const VIRSH_TIMEOUT_MS = 5000;
@@ -95,7 +95,7 @@ export async function runVirsh(
 
 /**
  * Looks the network `name` up with `virsh -r -c URI 'net-info NAME; net-dumpxml NAME'`;
- * aborting `cancel` stops virsh. Throws {@linkcode Refusal} when libvirt has no such
+ * aborting `cancel` stops virsh. Throws {@linkcode NetworkNotFound} when libvirt has no such
  * network, and {@linkcode LibvirtUnavailable} when libvirt cannot be asked.
  *
  * @example
@@ -122,7 +122,8 @@ export async function lookupNetwork(
   }
   if (!output.success) {
     if (/Network not found/.test(output.stderr)) {
-      throw new Refusal(
+      throw new NetworkNotFound(
+        name,
         `libvirt network '${name}' does not exist on this host (see 'virsh net-list --all'); ` +
           "define it on every host, or fix extnet_pg on the vNIC profile",
       );
