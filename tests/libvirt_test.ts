@@ -337,15 +337,25 @@ Deno.test(
       `<ovirt-vm:device mac_address="${mac}"><ovirt-vm:network>ovirtmgmt</ovirt-vm:network>` +
       "<ovirt-vm:custom><ovirt-vm:extnet_pg>ovs-net:vlan-20</ovirt-vm:extnet_pg>" +
       "</ovirt-vm:custom></ovirt-vm:device>";
+    const exact = corpus("vdsm-hookinput-device-create-exact.xml");
+    // On a Linux-bridge network, a failed live update ends with VDSM's rollback: the un-hooked
+    // XML, which moves the tap onto the oVirt bridge (VDSM's record keeps the old extnet_pg).
+    const rolledBack = exact.replace("00:1a:4a:16:01:12", "00:1a:4a:16:01:13")
+      .replace('slot="0x03"', 'slot="0x05"');
     await startVm(
       "doctor-vm",
       [
         await hooked("before_device_create", redirected, "ovs-net:vlan-20"),
-        corpus("vdsm-hookinput-device-create-exact.xml").replace('slot="0x03"', 'slot="0x04"'),
+        exact.replace('slot="0x03"', 'slot="0x04"'),
+        await hooked("before_device_create", rolledBack, "br-net:vlan-20"),
       ],
       '<metadata><ovirt-vm:vm xmlns:ovirt-vm="http://ovirt.org/vm/1.0">' +
-        device("56:6f:1a:2b:00:21") + device("00:1a:4a:16:01:12") + "</ovirt-vm:vm></metadata>",
+        device("56:6f:1a:2b:00:21") + device("00:1a:4a:16:01:12") +
+        device("00:1a:4a:16:01:13").replace("ovs-net:vlan-20", "br-net:vlan-20") +
+        "</ovirt-vm:vm></metadata>",
     );
+    const rollback = await scratchFile("rollback.xml", rolledBack);
+    await inside("virsh", "-q", "update-device", "doctor-vm", rollback, "--live");
     const run = await insideRaw(
       [
         "deno",
@@ -371,6 +381,12 @@ Deno.test(
         fix: "restart the VM, or unplug and plug the vNIC, so that the hook redirects it (if the " +
           "vNIC profile's extnet_pg says otherwise now, VDSM's record is one live update behind: " +
           "nothing to do)",
+      }, {
+        check: "vnic",
+        status: "warn",
+        message: "VM doctor-vm: vNIC 00:1a:4a:16:01:13 runs on bridge ovirtmgmt, extnet_pg says " +
+          "br-net:vlan-20",
+        fix: report.findings.find((f: { check: string }) => f.check === "vnic").fix,
       }],
       run.stderr,
     );
@@ -384,6 +400,7 @@ Deno.test(
           "ok",
         ],
         ["doctor-vm", "00:1a:4a:16:01:12", "bridge ovirtmgmt", "warn"],
+        ["doctor-vm", "00:1a:4a:16:01:13", "bridge ovirtmgmt", "warn"],
       ],
     );
   },
