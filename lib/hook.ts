@@ -187,8 +187,8 @@ async function checkMigration(request: HookRequest): Promise<HookResult> {
     : `extnet_pg=${describeValue(property)} is not NETWORK[:PORTGROUP]`;
   const redirect = "to redirect it, restart the VM, or unplug and plug the vNIC";
   if (!port.target) {
-    if (port.elsewhere === "no network (unplugged)") {
-      return { message: `${port.label} has no network (unplugged); left as it is` };
+    if (!port.elsewhere?.startsWith("bridge ")) {
+      return { message: `${port.label} has ${describeLivePort(port)}; left as it is` };
     }
     return {
       message: `${port.label} runs on ${describeLivePort(port)} on the source host and keeps it ` +
@@ -198,10 +198,9 @@ async function checkMigration(request: HookRequest): Promise<HookResult> {
   const { network: name } = port.target;
   const source = `${port.label} runs on ${describeLivePort(port)} on the source host`;
   const sameEverywhere = `define network '${name}' the same on every host`;
-  const cancel = new AbortController();
   let network: Network | undefined;
   try {
-    network = await request.lookupNetwork?.(name, cancel.signal);
+    network = await request.lookupNetwork?.(name, new AbortController().signal);
   } catch (error) {
     if (error instanceof NetworkNotFound) {
       throw new Refusal(`${source}, and this host has no network '${name}'; ${sameEverywhere}`);
@@ -213,8 +212,6 @@ async function checkMigration(request: HookRequest): Promise<HookResult> {
       );
     }
     throw error;
-  } finally {
-    cancel.abort();
   }
   let note = " (not checked: libvirt was not consulted)";
   if (network) {
