@@ -58,7 +58,7 @@ export interface RunningVms {
   errors: string[];
 }
 
-// The namespace URI bound to `prefix` at `element`, given the bindings of its ancestors.
+// The namespace prefixes bound at `element`: its own xmlns:P declarations over its ancestors'.
 function scope(element: XmlElement, inherited: Map<string, string>): Map<string, string> {
   const own = element.attributes.filter((a) => a.name.startsWith("xmlns:"));
   if (own.length === 0) return inherited;
