@@ -17,6 +17,7 @@ import { osMessage, parseOptions, UsageError } from "./admin/cli.ts";
 import { colourDiff, unifiedDiff } from "./admin/diff.ts";
 import { diagnose, renderFindings, renderJson } from "./admin/doctor.ts";
 import { GET_COMMAND, parseEngineConfigOutput, renderReport } from "./admin/engine_config.ts";
+import { vnicReport } from "./admin/placement.ts";
 import { HOOK_POINTS, runHook } from "./lib/hook.ts";
 import { DEFAULT_HOOKS_DIR, SYSTEMD_PATH, VDSM_USER } from "./admin/install_plan.ts";
 import { PROPERTY } from "./lib/property.ts";
@@ -158,7 +159,11 @@ async function doctor(args: string[]): Promise<number> {
   const findings = diagnose(facts);
   write(
     values.json
-      ? renderJson(findings, facts.libvirt.networks)
+      ? renderJson(
+        findings,
+        facts.libvirt.networks,
+        facts.vms ? vnicReport(facts.vms, facts.libvirt.networks) : [],
+      )
       : renderFindings(findings, useColour()),
   );
   return findings.some((finding) => finding.status === "fail") ? 1 : 0;

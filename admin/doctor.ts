@@ -21,6 +21,7 @@ import {
 } from "./install_plan.ts";
 import { describeVlan, type Network, placeOnNetwork } from "../lib/network.ts";
 import { formatTarget, PROPERTY } from "../lib/property.ts";
+import { type RunningVms, vnicFindings } from "./placement.ts";
 import { Refusal } from "../lib/refusal.ts";
 
 /** How a check came out: `fail` breaks VM starts, `warn` may, `ok` does not. */
@@ -28,7 +29,10 @@ export type Status = "ok" | "warn" | "fail";
 
 /** One line of the doctor's report. */
 export interface Finding {
-  /** What was checked: `deno`, `virsh`, `hooks`, `main`, `access`, `libvirt`, `network`, `target`. */
+  /**
+   * What was checked: `deno`, `virsh`, `hooks`, `main`, `access`, `libvirt`, `network`, `vms`,
+   * `vnic`, `target`.
+   */
   check: string;
   status: Status;
   /** What was found, one line. */
@@ -101,6 +105,8 @@ export interface DoctorFacts {
   /** The paths the hook's user must reach, and how. */
   access: AccessNeed[];
   libvirt: LibvirtFacts;
+  /** The running VMs' vNICs with `extnet_pg`, when libvirt could be asked. */
+  vms?: RunningVms;
   /** Set when `--value` asked to check one target. */
   target?: TargetFacts;
 }
@@ -344,7 +350,7 @@ function targetFindings(target: TargetFacts): Finding[] {
 /**
  * Turns the facts gathered on a host into findings, in report order: Deno,
  * the hook links and script, the hook user's access, libvirt and its networks,
- * and the `--value` target.
+ * the running vNICs that are not where their profile says, and the `--value` target.
  *
  * @example
  * ```ts
@@ -369,6 +375,7 @@ export function diagnose(facts: DoctorFacts): Finding[] {
     ...mainFindings(facts),
     ...accessFindings(facts),
     ...libvirtFindings(facts.libvirt, facts.deno.servicePath),
+    ...(facts.vms ? vnicFindings(facts.vms, facts.libvirt.networks) : []),
     ...(facts.target ? targetFindings(facts.target) : []),
   ];
 }
@@ -416,8 +423,9 @@ export function renderFindings(findings: readonly Finding[], colour = false): st
 }
 
 /**
- * Renders findings as JSON for automation: `{ ok, summary, findings, networks }`,
- * where `ok` is false when any check failed.
+ * Renders findings as JSON for automation: `{ ok, summary, findings, networks, hookPoints,
+ * vnics }`, where `ok` is false when any check failed and `vnics` lists the running vNICs
+ * with `extnet_pg` (see `placement.ts`).
  *
  * @example
  * ```ts
@@ -425,10 +433,14 @@ export function renderFindings(findings: readonly Finding[], colour = false): st
  * JSON.parse(renderJson([{ check: "deno", status: "fail", message: "x" }], [])).ok; // false
  * ```
  */
-export function renderJson(findings: readonly Finding[], networks: readonly Network[]): string {
+export function renderJson(
+  findings: readonly Finding[],
+  networks: readonly Network[],
+  vnics: readonly object[] = [],
+): string {
   const summary = summarize(findings);
   return JSON.stringify(
-    { ok: summary.fail === 0, summary, findings, networks, hookPoints: HOOK_POINTS },
+    { ok: summary.fail === 0, summary, findings, networks, hookPoints: HOOK_POINTS, vnics },
     null,
     2,
   ) + "\n";

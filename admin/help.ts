@@ -71,6 +71,9 @@ reports each check as ok, warn or FAIL with the fix:
   - main.ts executable with its shell preamble; user ${VDSM_USER} can reach and read it;
   - read-only libvirt access as user ${VDSM_USER} (when run as root), and every libvirt
     network with its kind, active and autostart state, portgroups and VLANs;
+  - every running VM (its live XML, one libvirt call each): each vNIC whose VDSM
+    record holds ${PROPERTY} but that runs elsewhere (still on its oVirt bridge,
+    another network or portgroup, or another VLAN than its portgroup gives now);
   - with --value, one ${PROPERTY} target, checked the way the hook checks it.
 
 Options:
@@ -79,7 +82,7 @@ Options:
   --path PATH                  the PATH vdsmd runs hooks with
                                (default systemd's ${SYSTEMD_PATH})
   --user USER                  the user VDSM runs hooks as (default ${VDSM_USER})
-  --json                       print the findings and networks as JSON
+  --json                       print the findings, networks and running vNICs as JSON
   -h, --help                   show this help
 
 Exit codes:

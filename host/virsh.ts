@@ -5,7 +5,7 @@
  */
 
 import { type Network, parseNetworkReport } from "../lib/network.ts";
-import { clip, LibvirtUnavailable, Refusal } from "../lib/refusal.ts";
+import { clip, LibvirtUnavailable, NetworkNotFound } from "../lib/refusal.ts";
 
 /**
  * How long libvirt's answer is awaited, counted from virsh's start: VDSM waits
@@ -167,7 +167,8 @@ function killGroup(child: Deno.ChildProcess): void {
 
 /**
  * Looks the network `name` up with `virsh -r -c URI 'net-info NAME; net-dumpxml NAME'`;
- * aborting `cancel` stops virsh, and so does `timeoutMs` (see {@linkcode runVirsh}). Throws {@linkcode Refusal} when libvirt has no such
+ * aborting `cancel` stops virsh, and so does `timeoutMs` (see {@linkcode runVirsh}). Throws
+ * {@linkcode NetworkNotFound} when libvirt has no such
  * network, and {@linkcode LibvirtUnavailable} when libvirt cannot be asked.
  *
  * @example
@@ -195,7 +196,8 @@ export async function lookupNetwork(
   }
   if (!output.success) {
     if (/Network not found/.test(output.stderr)) {
-      throw new Refusal(
+      throw new NetworkNotFound(
+        name,
         `libvirt network '${name}' does not exist on this host (see 'virsh net-list --all'); ` +
           "define it on every host, or fix extnet_pg on the vNIC profile",
       );

@@ -5,19 +5,13 @@
  * @module
  */
 
-import { readInterface, rewriteInterface, type Vnic } from "./interface.ts";
-import {
-  describeVlan,
-  hasOpenvswitchPort,
-  type Network,
-  type Placement,
-  placeOnNetwork,
-  vlanOf,
-} from "./network.ts";
+import { readInterface, rewriteInterface } from "./interface.ts";
+import { describeLivePort, portMismatch, readLivePort, runsOn } from "./live.ts";
+import { describeVlan, type Network, type Placement, placeOnNetwork } from "./network.ts";
 import { portId } from "./port_id.ts";
 import { describeValue, formatTarget, parseTarget, PROPERTY, type Target } from "./property.ts";
-import { LibvirtUnavailable, Refusal } from "./refusal.ts";
-import { attribute } from "./xml.ts";
+import { LibvirtUnavailable, NetworkNotFound, Refusal } from "./refusal.ts";
+import { parseXml } from "./xml.ts";
 
 /** The VDSM hook points this hook serves. */
 export const HOOK_POINTS = [
@@ -96,8 +90,9 @@ export function targetOf(property: string): Target {
  * absent or the vNIC has no network. Throws {@linkcode Refusal} when the vNIC
  * cannot be put where it asks to go.
  *
- * At `before_device_migrate_destination` VDSM ignores the hook's output, so
- * the hook only checks that the target network and portgroup exist here.
+ * At `before_device_migrate_destination` VDSM ignores the hook's output and the
+ * VM keeps the placement it has on the source: the hook only checks that this
+ * host gives the vNIC the same port, whatever `extnet_pg` says.
  *
  * @example
  * ```ts
@@ -112,6 +107,7 @@ export function targetOf(property: string): Target {
  */
 export async function runHook(request: HookRequest): Promise<HookResult> {
   if (request.property === undefined) return {};
+  if (request.point === "before_device_migrate_destination") return await checkMigration(request);
   const target = targetOf(request.property);
   // libvirt is asked while the XML is parsed (virsh runs beside this process); when the vNIC
   // turns out not to need the answer, virsh is stopped.
@@ -158,10 +154,6 @@ async function redirect(
   const where = `network ${formatTarget(target)}` +
     (network && placement ? ` (${network.kind}${vlanNote(placement)})` : "") +
     (unchecked ? ` (not checked: ${unchecked})` : "");
-  if (request.point === "before_device_migrate_destination") {
-    checkRunningOnTarget(vnic, target, network, placement);
-    return { message: `${vnic.label}: ${where} is ready on this host` };
-  }
   const xml = rewriteInterface(vnic, target, {
     portId: await portId(vnic),
     openvswitch: placement?.openvswitch ? { vlan: placement.vlan } : undefined,
@@ -172,63 +164,81 @@ async function redirect(
   };
 }
 
-// At the migration destination the device XML is the source host's live XML, which the VM
-// keeps: a vNIC that does not run on its target there (started before the hook was installed,
-// or put back on the oVirt bridge by a failed update), or whose port would differ here (its
-// interface VLAN beats this host's portgroup), would not be where extnet_pg says afterwards.
-function checkRunningOnTarget(
-  vnic: Vnic,
-  target: Target,
-  network: Network | undefined,
-  placement: Placement | undefined,
-): void {
-  const refuse = (reason: string, fix: string): never => {
-    throw new Refusal(`${vnic.label} ${reason}; ${fix}`);
-  };
-  const source = vnic.source;
-  const liveNetwork = attribute(source, "network");
-  const livePortgroup = attribute(source, "portgroup");
-  // libvirt keeps the old portgroup in the live XML of a Linux-bridge or NAT network after a live
-  // portgroup change, and such portgroups carry no VLAN: there the network is what counts.
-  const portgroupMatters = placement?.openvswitch ?? true;
-  if (
-    liveNetwork !== target.network ||
-    (portgroupMatters && livePortgroup !== target.portgroup)
-  ) {
-    const now = liveNetwork === undefined
-      ? `bridge ${describeValue(attribute(source, "bridge") ?? "")}`
-      : `network ${describeValue(liveNetwork)}` +
-        (livePortgroup === undefined ? "" : ` portgroup ${describeValue(livePortgroup)}`);
-    refuse(
-      `runs on ${now} on the source host, not on network ${formatTarget(target)} as ` +
-        "extnet_pg asks, and would stay there",
-      "restart the VM, or unplug and plug the vNIC, so that the hook can redirect it",
-    );
-  }
-  if (!network || !placement) return;
-  const liveOpenvswitch = hasOpenvswitchPort(vnic.root);
-  const sameEverywhere = `define network '${target.network}' the same on every host`;
-  if (liveOpenvswitch !== placement.openvswitch) {
-    refuse(
-      `is on ${liveOpenvswitch ? "an Open vSwitch" : "a non-Open vSwitch"} port on the ` +
-        `source host, but network '${target.network}' is ${network.kind} here`,
-      sameEverywhere,
-    );
-  }
-  let liveVlan;
+// At the migration destination the device XML is the source host's live XML, and the VM keeps
+// that placement whatever the hook says: libvirt migrates it as it is. So the hook refuses only
+// when this host would give the port something else (its interface VLAN beats this host's
+// portgroup), and only reports a vNIC that is not where extnet_pg says: VDSM's record of
+// extnet_pg is one live update behind (updateDevice saves the device metadata before it sets
+// dev.custom), and a VM started before the hook was installed still runs on its oVirt bridge.
+// Refusing those would stall host maintenance: the engine retries the migration forever.
+async function checkMigration(request: HookRequest): Promise<HookResult> {
+  let root;
   try {
-    liveVlan = vlanOf(vnic.root.children.find((child) => child.name === "vlan"));
+    root = parseXml(request.xml).root;
   } catch (error) {
-    if (!(error instanceof Refusal)) throw error;
-    return refuse(`has a <vlan> libvirt does not accept: ${error.message}`, sameEverywhere);
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new Refusal(`the device XML is not well-formed XML: ${error.message}`);
   }
-  if (placement.openvswitch && describeVlan(liveVlan) !== describeVlan(placement.vlan)) {
-    refuse(
-      `has ${describeVlan(liveVlan)} on the source host, but ${formatTarget(target)} gives ` +
-        `${describeVlan(placement.vlan)} here, and the VM would keep the source's`,
-      sameEverywhere,
-    );
+  const port = readLivePort(root);
+  const property = request.property!;
+  const wanted = parseTarget(property);
+  const asks = wanted
+    ? `extnet_pg says ${formatTarget(wanted)}`
+    : `extnet_pg=${describeValue(property)} is not NETWORK[:PORTGROUP]`;
+  const redirect = "to redirect it, restart the VM, or unplug and plug the vNIC";
+  if (!port.target) {
+    if (!port.elsewhere?.startsWith("bridge ")) {
+      return { message: `${port.label} has ${describeLivePort(port)}; left as it is` };
+    }
+    return {
+      message: `${port.label} runs on ${describeLivePort(port)} on the source host and keeps it ` +
+        `here, though ${asks}; ${redirect}`,
+    };
   }
+  const { network: name } = port.target;
+  const source = `${port.label} runs on ${describeLivePort(port)} on the source host`;
+  const sameEverywhere = `define network '${name}' the same on every host`;
+  let network: Network | undefined;
+  try {
+    network = await request.lookupNetwork?.(name, new AbortController().signal);
+  } catch (error) {
+    if (error instanceof NetworkNotFound) {
+      throw new Refusal(`${source}, and this host has no network '${name}'; ${sameEverywhere}`);
+    }
+    if (error instanceof Refusal) {
+      throw new Refusal(
+        `${source}; cannot check that this host gives it the same port: ` +
+          error.message,
+      );
+    }
+    throw error;
+  }
+  let note = " (not checked: libvirt was not consulted)";
+  if (network) {
+    // virsh also finds a network by UUID; the live XML names it.
+    if (network.name !== name) {
+      throw new Refusal(`${source}, and this host has no network '${name}'; ${sameEverywhere}`);
+    }
+    const mismatch = portMismatch(port, network);
+    if (mismatch) {
+      throw new Refusal(
+        `${source}, but here ${mismatch}; ` +
+          (network.active
+            ? sameEverywhere
+            : `start it: virsh net-start ${name} && virsh net-autostart ${name}`),
+      );
+    }
+    note = ` (${network.kind}${vlanNote(placeOnNetwork(network, port.target))})`;
+  }
+  if (wanted && runsOn(port, wanted)) {
+    return {
+      message: `${port.label}: network ${formatTarget(port.target)}${note} is ready on this host`,
+    };
+  }
+  return {
+    message: `${source} and keeps it here, though ${asks} (VDSM's record can lag one live ` +
+      `update behind, or the profile changed since); ${redirect}`,
+  };
 }
 
 // An Open vSwitch port without a VLAN carries every VLAN: say so rather than leave it implied.

@@ -124,9 +124,20 @@ export function readInterface(text: string): Vnic {
   };
 }
 
-// The vNIC's MAC address and oVirt device id, lower-case, and how messages name it: by MAC,
-// else by alias, else generically.
-function identify(root: XmlElement): Pick<Vnic, "mac" | "deviceId" | "label"> {
+/**
+ * The MAC address and oVirt device id of the vNIC whose device XML has `root`
+ * as its element, lower-case, and how messages name it: by MAC, else by alias,
+ * else generically.
+ *
+ * @example
+ * ```ts
+ * import { identify } from "./interface.ts";
+ * import { parseXml } from "./xml.ts";
+ * identify(parseXml("<interface><mac address='56:6F:1A:2B:00:01'/></interface>").root).label;
+ * // "vNIC 56:6f:1a:2b:00:01"
+ * ```
+ */
+export function identify(root: XmlElement): Pick<Vnic, "mac" | "deviceId" | "label"> {
   const valueOf = (child: string, name: string) => {
     const element = root.children.find((c) => c.name === child);
     return element && attribute(element, name);

@@ -77,6 +77,26 @@ export class LibvirtUnavailable extends Refusal {
   }
 }
 
+/**
+ * libvirt answered that it has no network of that name: a definite answer,
+ * which callers may word for their situation.
+ *
+ * @example
+ * ```ts
+ * import { NetworkNotFound, Refusal } from "./refusal.ts";
+ * const error = new NetworkNotFound("gone", "libvirt network 'gone' does not exist on this host");
+ * error instanceof Refusal; // true
+ * error.network; // "gone"
+ * ```
+ */
+export class NetworkNotFound extends Refusal {
+  /** Creates the error for network `network`, with a one-line `message`. */
+  constructor(readonly network: string, message: string) {
+    super(message);
+    this.name = "NetworkNotFound";
+  }
+}
+
 /** What every line the hook writes to stderr starts with. */
 export const HOOK_PREFIX = "network-nat:";
 

@@ -184,7 +184,8 @@ export function parseXml(text: string): XmlDocument {
  */
 export function textOf(text: string, element: XmlElement): string {
   if (element.end === element.startTagEnd) return "";
-  return text.slice(element.startTagEnd, text.lastIndexOf("</", element.end));
+  // The end tag starts before `end`; another end tag may start right at it.
+  return text.slice(element.startTagEnd, text.lastIndexOf("</", element.end - 1));
 }
 
 /**

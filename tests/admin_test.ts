@@ -243,7 +243,7 @@ Deno.test("preview prints the hook's refusal line exactly and exits 2", async ()
   }
 });
 
-Deno.test("preview refuses at before_device_migrate_destination when the vNIC is not on its target", async () => {
+Deno.test("preview at before_device_migrate_destination: a vNIC not on its target is kept, with how to redirect it", async () => {
   const run = await task("preview", [
     fixture("vdsm-bridge-mtu.xml"),
     "--value",
@@ -251,10 +251,11 @@ Deno.test("preview refuses at before_device_migrate_destination when the vNIC is
     "--point",
     "before_device_migrate_destination",
   ]);
-  assertOneLine(
-    run,
-    2,
-    /runs on bridge "ovirtmgmt" on the source host, not on network ovs-net:vlan-20/,
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, "");
+  assert.match(
+    run.stderr,
+    /^network-nat: vNIC 52:54:00:59:f5:3f runs on bridge ovirtmgmt on the source host and keeps it here, though extnet_pg says ovs-net:vlan-20; to redirect it, restart the VM, or unplug and plug the vNIC\n/,
   );
 });
 
@@ -550,6 +551,62 @@ Deno.test(
     }
   },
 );
+
+Deno.test("doctor warns about running vNICs that are not where their profile says", async () => {
+  const hooks = hooksRoot();
+  try {
+    const env = { LIBVIRT_DEFAULT_URI: `test://${ROOT}tests/fixtures/live/running-host.xml` };
+    const text = await doctor(hooks, [], env);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(
+      text.stdout,
+      /^warn +vnic +VM web1: vNIC 56:6f:1a:2b:00:05 runs on bridge ovirtmgmt, extnet_pg says ovs-net:vlan-20\n +fix: restart the VM, or unplug and plug the vNIC, so that the hook redirects it/m,
+    );
+    const run = await doctor(hooks, ["--json"], env);
+    const report: JsonReport & { vnics: Record<string, string | null>[] } = JSON.parse(run.stdout);
+    assert.deepEqual(
+      report.findings.filter((f) => f.check === "vnic").map((f) => [f.status, f.message]),
+      [
+        [
+          "warn",
+          "VM web1: vNIC 56:6f:1a:2b:00:05 runs on bridge ovirtmgmt, extnet_pg says ovs-net:vlan-20",
+        ],
+        [
+          "warn",
+          "VM db1: vNIC 56:6f:1a:2b:00:06 runs on network ovs-net:vlan-10 (Open vSwitch port, " +
+          "VLAN 10), extnet_pg says ovs-net:vlan-20",
+        ],
+        [
+          "warn",
+          "VM app1: vNIC 56:6f:1a:2b:00:08 runs on network ovs-net:vlan-20 (Open vSwitch port, " +
+          "VLAN 30), but now portgroup 'vlan-20' of network 'ovs-net' gives VLAN 20, the port " +
+          "carries VLAN 30",
+        ],
+      ],
+    );
+    assert.deepEqual(
+      report.vnics.map((v) => [v.vm, v.mac, v.extnet_pg, v.status]),
+      [
+        ["web1", "56:6f:1a:2b:00:01", "ovs-net:vlan-20", "ok"],
+        ["web1", "56:6f:1a:2b:00:05", "ovs-net:vlan-20", "warn"],
+        ["db1", "56:6f:1a:2b:00:06", "ovs-net:vlan-20", "warn"],
+        ["db1", "56:6f:1a:2b:00:07", "default", "ok"],
+        ["app1", "56:6f:1a:2b:00:08", "ovs-net:vlan-20", "warn"],
+      ],
+    );
+    const none = JSON.parse((await doctor(hooks, ["--json"])).stdout);
+    assert.deepEqual(
+      none.findings.filter((f: { check: string }) => f.check === "vms"),
+      [{
+        check: "vms",
+        status: "ok",
+        message: "0 running VMs, 0 vNICs with extnet_pg: all where their profile says",
+      }],
+    );
+  } finally {
+    Deno.removeSync(hooks, { recursive: true });
+  }
+});
 
 Deno.test("doctor usage errors: one line, exit 2", async () => {
   assertOneLine(

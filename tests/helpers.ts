@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { type Network, parseNetworkReport } from "../lib/network.ts";
 import type { Target } from "../lib/property.ts";
-import { Refusal } from "../lib/refusal.ts";
+import { NetworkNotFound } from "../lib/refusal.ts";
 import { attribute, parseXml, type XmlElement } from "../lib/xml.ts";
 
 /** The checkout's root directory. */
@@ -75,6 +75,14 @@ export function corpus(name: string): string {
   return Deno.readTextFileSync(`${ROOT}tests/fixtures/corpus/${name}`);
 }
 
+/**
+ * Reads a live-form capture from the real-libvirtd sandbox: a vNIC as VDSM hands it to
+ * `before_device_migrate_destination`, or a running domain (see tests/fixtures/live/README.md).
+ */
+export function live(name: string): string {
+  return Deno.readTextFileSync(`${ROOT}tests/fixtures/live/${name}`);
+}
+
 /** A network as recorded from `virsh net-info NAME; net-dumpxml NAME`. */
 export function recordedNetwork(name: string): Network {
   return parseNetworkReport(Deno.readTextFileSync(`${ROOT}tests/fixtures/virsh/${name}.txt`));
@@ -86,7 +94,9 @@ export function recordedLookup(name: string): Promise<Network> {
     return Promise.resolve(recordedNetwork(name));
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
-    return Promise.reject(new Refusal(`libvirt network '${name}' does not exist on this host`));
+    return Promise.reject(
+      new NetworkNotFound(name, `libvirt network '${name}' does not exist on this host`),
+    );
   }
 }
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { hookPointOf, runHook } from "../lib/hook.ts";
-import { parseNetworkReport } from "../lib/network.ts";
-import { LibvirtUnavailable, Refusal } from "../lib/refusal.ts";
-import { assertRewritten, corpus, recordedLookup, recordedNetwork } from "./helpers.ts";
+import { type Network, parseNetworkReport, type Vlan } from "../lib/network.ts";
+import { LibvirtUnavailable, NetworkNotFound, Refusal } from "../lib/refusal.ts";
+import { assertRewritten, corpus, live, recordedLookup, recordedNetwork } from "./helpers.ts";
 
 // Corpus inputs (tests/fixtures/corpus/INDEX.md) that are plain vNICs: every one is rewritten.
 const REWRITTEN = [
@@ -442,47 +442,6 @@ Deno.test("refuses a virtualport whose port id is not this vNIC's", async () => 
   );
 });
 
-Deno.test("at the migration destination only checks the target, writing nothing", async () => {
-  const xml = corpus("gen-hookinput-device-migrate-destination.xml");
-  const result = await runHook({
-    point: "before_device_migrate_destination",
-    property: "ovs-net:vlan-20",
-    xml,
-    lookupNetwork: recordedLookup,
-  });
-  assert.deepEqual(result, {
-    message:
-      "vNIC 56:6f:1a:2b:00:01: network ovs-net:vlan-20 (Open vSwitch, VLAN 20) is ready on this host",
-  });
-  await assert.rejects(
-    runHook({
-      point: "before_device_migrate_destination",
-      property: "ovs-net:vlan-30",
-      xml: xml.replace('portgroup="vlan-20"', 'portgroup="vlan-30"'),
-      lookupNetwork: recordedLookup,
-    }),
-    /has no portgroup 'vlan-30'/,
-  );
-  await assert.rejects(
-    runHook({
-      point: "before_device_migrate_destination",
-      property: "ovs-net:vlan-20",
-      xml: corpus("gen-hookinput-update-device-recovered.xml"),
-      lookupNetwork: recordedLookup,
-    }),
-    /vNIC 56:6f:1a:2b:00:01 runs on bridge "ovirtmgmt" on the source host, not on network ovs-net:vlan-20 as extnet_pg asks, and would stay there; restart the VM/,
-  );
-  await assert.rejects(
-    runHook({
-      point: "before_device_migrate_destination",
-      property: "ovs-net:vlan-10",
-      xml,
-      lookupNetwork: recordedLookup,
-    }),
-    /runs on network "ovs-net" portgroup "vlan-20" on the source host, not on network ovs-net:vlan-10/,
-  );
-});
-
 Deno.test("learns the hook point from the directory of its link", () => {
   const table: [string, string | undefined][] = [
     ["/usr/libexec/vdsm/hooks/before_device_create/50_network_nat", "before_device_create"],
@@ -557,34 +516,165 @@ Deno.test("refuses a network that virsh found by UUID rather than by name", asyn
   );
 });
 
-Deno.test("at the migration destination refuses a port that would differ from this host's", async () => {
-  const live = corpus("gen-hookinput-device-migrate-destination.xml"); // ovs-net:vlan-20, tag 20
-  const run = (property: string, xml: string, lookupNetwork = recordedLookup) =>
-    runHook({ point: "before_device_migrate_destination", property, xml, lookupNetwork });
-  const elsewhere = recordedNetwork("ovs-net");
-  elsewhere.portgroups = elsewhere.portgroups.map((portgroup) =>
-    portgroup.name === "vlan-20"
-      ? { ...portgroup, vlan: { trunk: false, tags: [{ id: 30 }] } }
-      : portgroup
-  );
+// This host's networks as recorded, with one of them changed.
+const changed = (name: string, change: (network: Network) => Network) => (asked: string) =>
+  asked === name ? Promise.resolve(change(recordedNetwork(name))) : recordedLookup(asked);
+const vlan = (...ids: number[]) => ({ trunk: false, tags: ids.map((id) => ({ id })) });
+const withPortgroupVlan = (portgroup: string, tags: Vlan) => (network: Network) => ({
+  ...network,
+  portgroups: network.portgroups.map((p) => p.name === portgroup ? { ...p, vlan: tags } : p),
+});
+
+Deno.test("at the migration destination accepts the placement the VM keeps, and says where", async () => {
+  // [live capture, extnet_pg as VDSM's record has it, the log line]
+  const cases: [string, string, RegExp][] = [
+    [
+      "started-ovs-net-vlan-20.xml",
+      "ovs-net:vlan-20",
+      /^vNIC 56:6f:1a:2b:00:01: network ovs-net:vlan-20 \(Open vSwitch, VLAN 20\) is ready on this host$/,
+    ],
+    [
+      "started-ovs-net.xml",
+      "ovs-net",
+      /^vNIC 56:6f:1a:2b:00:04: network ovs-net \(Open vSwitch, trunk 10,20 \(native 20 untagged\)\) is ready/,
+    ],
+    ["started-default.xml", "default", /^vNIC 56:6f:1a:2b:00:03: network default \(NAT\) is ready/],
+    ["started-br-net-vlan-20.xml", "br-net:vlan-20", /br-net:vlan-20 \(Linux bridge\) is ready/],
+    // libvirt keeps the old portgroup of a Linux-bridge vNIC after a live change to br-net.
+    ["updated-br-net-vlan-20.xml", "br-net", /br-net:vlan-20 \(Linux bridge\) is ready/],
+    // VDSM's record is one live update behind a change from vlan-20 to vlan-10.
+    [
+      "updated-ovs-net-vlan-10.xml",
+      "ovs-net:vlan-20",
+      /^vNIC 56:6f:1a:2b:00:01 runs on network ovs-net:vlan-10 \(Open vSwitch port, VLAN 10\) on the source host and keeps it here, though extnet_pg says ovs-net:vlan-20 \(VDSM's record can lag one live update behind, or the profile changed since\); to redirect it, restart the VM, or unplug and plug the vNIC$/,
+    ],
+    // Started before the hook was installed.
+    [
+      "started-bridge-ovirtmgmt.xml",
+      "ovs-net:vlan-20",
+      /^vNIC 56:6f:1a:2b:00:05 runs on bridge ovirtmgmt on the source host and keeps it here, though extnet_pg says ovs-net:vlan-20; to redirect it, restart the VM, or unplug and plug the vNIC$/,
+    ],
+    ["started-default.xml", "ovs net", /keeps it here, though extnet_pg="ovs net" is not NETWORK/],
+  ];
+  for (const [file, property, line] of cases) {
+    const result = await runHook({
+      point: "before_device_migrate_destination",
+      property,
+      xml: live(file),
+      lookupNetwork: recordedLookup,
+    });
+    assert.equal(result.xml, undefined, file);
+    assert.match(result.message!, line, file);
+  }
+  const unchecked = await runHook({
+    point: "before_device_migrate_destination",
+    property: "ovs-net:vlan-20",
+    xml: live("started-ovs-net-vlan-20.xml"),
+  });
+  assert.match(unchecked.message!, /ovs-net:vlan-20 \(not checked: libvirt was not consulted\)/);
+});
+
+Deno.test("at the migration destination leaves vNICs on no libvirt network to the migration", async () => {
+  const cases: [string, RegExp][] = [
+    ["vdsm-bridge-vdsmdummy-live.xml", /has no network \(unplugged\); left as it is$/],
+    [
+      "vdsm-sriov-hostdev-basic.xml",
+      /^vNIC 00:1a:4a:16:91:df has no libvirt network \(an <interface type="hostdev">\); left as it is$/,
+    ],
+    ["vdsm-teaming-failover-virtio.xml", /runs on bridge ovirtmgmt on the source host/],
+  ];
+  for (const [file, line] of cases) {
+    const { xml, message } = await runHook({
+      point: "before_device_migrate_destination",
+      property: "ovs-net:vlan-20",
+      xml: corpus(file),
+      lookupNetwork: () => Promise.reject(new Error("not asked")),
+    });
+    assert.equal(xml, undefined);
+    assert.match(message!, line, file);
+  }
+});
+
+Deno.test("at the migration destination refuses when this host would give the port something else", async () => {
+  type Lookup = (name: string) => Promise<Network>;
+  // [live capture, this host's networks, the one-line refusal]
+  const cases: [string, Lookup, RegExp][] = [
+    [
+      "started-ovs-net-vlan-20.xml",
+      changed("ovs-net", withPortgroupVlan("vlan-20", vlan(30))),
+      /^vNIC 56:6f:1a:2b:00:01 runs on network ovs-net:vlan-20 \(Open vSwitch port, VLAN 20\) on the source host, but here portgroup 'vlan-20' of network 'ovs-net' gives VLAN 30, the port carries VLAN 20; define network 'ovs-net' the same on every host$/,
+    ],
+    [
+      // The VLAN of the live portgroup counts, not that of extnet_pg's.
+      "updated-ovs-net-vlan-10.xml",
+      changed("ovs-net", withPortgroupVlan("vlan-10", vlan(11))),
+      /portgroup 'vlan-10' of network 'ovs-net' gives VLAN 11, the port carries VLAN 10/,
+    ],
+    [
+      "started-ovs-net.xml",
+      changed(
+        "ovs-net",
+        withPortgroupVlan("trunk", { trunk: true, tags: [{ id: 10 }, { id: 20 }] }),
+      ),
+      /gives trunk 10,20, the port carries trunk 10,20 \(native 20 untagged\)/,
+    ],
+    [
+      "started-ovs-net-vlan-20.xml",
+      changed("ovs-net", (n) => ({ ...n, portgroups: n.portgroups.slice(0, 1) })),
+      /, but here network 'ovs-net' has no portgroup 'vlan-20' \(it has: vlan-10\); define network 'ovs-net' the same/,
+    ],
+    [
+      "started-ovs-net-vlan-20.xml",
+      changed("ovs-net", () => ({ ...recordedNetwork("br-net"), name: "ovs-net" })),
+      /, but here network 'ovs-net' is Linux bridge, the port is an Open vSwitch port; define/,
+    ],
+    [
+      "started-br-net-vlan-20.xml",
+      changed("br-net", (n) => ({ ...n, kind: "Open vSwitch", openvswitch: true })),
+      /, but here network 'br-net' is Open vSwitch, the port is not an Open vSwitch port/,
+    ],
+    [
+      "started-default.xml",
+      changed("default", (n) => ({ ...n, active: false })),
+      /, but here network 'default' is not active; start it: virsh net-start default && virsh net-autostart default$/,
+    ],
+    [
+      "started-ovs-net-vlan-20.xml",
+      changed("ovs-net", () => recordedNetwork("ovs-plain")),
+      /, and this host has no network 'ovs-net'; define network 'ovs-net' the same on every host$/,
+    ],
+    [
+      "started-ovs-net-vlan-20.xml",
+      () => Promise.reject(new NetworkNotFound("ovs-net", "no such network")),
+      /^vNIC 56:6f:1a:2b:00:01 runs on network ovs-net:vlan-20 \(Open vSwitch port, VLAN 20\) on the source host, and this host has no network 'ovs-net'/,
+    ],
+    [
+      "started-ovs-net-vlan-20.xml",
+      () => Promise.reject(new LibvirtUnavailable("virsh did not answer within 5 s")),
+      /on the source host; cannot check that this host gives it the same port: virsh did not answer/,
+    ],
+  ];
+  for (const [file, lookupNetwork, reason] of cases) {
+    // extnet_pg does not matter: the port the VM keeps is checked, also when it differs.
+    for (const property of ["ovs-net:vlan-20", "ovs-net:vlan-10", "br-net"]) {
+      await assert.rejects(
+        runHook({
+          point: "before_device_migrate_destination",
+          property,
+          xml: live(file),
+          lookupNetwork,
+        }),
+        (error: Error) => {
+          assert.ok(error instanceof Refusal, `${file}: ${error}`);
+          assert.match(error.message, reason, file);
+          assert.match(error.message, /^[\x20-\x7e]+$/, "one printable ASCII line");
+          return true;
+        },
+      );
+    }
+  }
   await assert.rejects(
-    run("ovs-net:vlan-20", live, () => Promise.resolve(elsewhere)),
-    /vNIC 56:6f:1a:2b:00:01 has VLAN 20 on the source host, but ovs-net:vlan-20 gives VLAN 30 here, and the VM would keep the source's; define network 'ovs-net' the same on every host/,
+    runHook({ point: "before_device_migrate_destination", property: "br-net", xml: "<interface" }),
+    /the device XML is not well-formed XML/,
   );
-  await assert.rejects(
-    run("br-net", live.replace('network="ovs-net" portgroup="vlan-20"', 'network="br-net"')),
-    /is on an Open vSwitch port on the source host, but network 'br-net' is Linux bridge here/,
-  );
-  await assert.rejects(
-    run("br-net", corpus("gen-hookinput-update-device-recovered.xml")),
-    /runs on bridge "ovirtmgmt" on the source host, not on network br-net as extnet_pg asks/,
-  );
-  await assert.rejects(
-    run("ovs-net", live),
-    /runs on network "ovs-net" portgroup "vlan-20" on the source host, not on network ovs-net as extnet_pg asks/,
-  );
-  // libvirt keeps the old portgroup of a Linux-bridge network in the live XML after a live change.
-  const bridged = corpus("vdsm-network-live-default-virbr0.xml")
-    .replace("network='default'", "network='br-net' portgroup='old'");
-  assert.match((await run("br-net:vlan-20", bridged)).message!, /is ready on this host/);
 });

@@ -250,12 +250,16 @@ Deno.test({
           assert.equal(redirected.output, input, where);
         }
 
-        // Refusals: exit 2, one line, file untouched.
-        for (const value of ["no such;value", "missing-net"]) {
-          const refused = await runHook(point, input, { extnet_pg: value });
+        // Refusals: exit 2, one line, file untouched. At the migration destination what counts
+        // is the network the vNIC runs on, not extnet_pg.
+        const refusals = point === "before_device_migrate_destination"
+          ? [["br-net", input.replace('network="br-net"', 'network="missing-net"')]]
+          : ["no such;value", "missing-net"].map((value) => [value, input]);
+        for (const [value, xml] of refusals) {
+          const refused = await runHook(point, xml, { extnet_pg: value });
           assert.equal(refused.code, 2, `${where} with ${value}: ${refused.stderr}`);
           assert.match(refused.stderr, /^network-nat: [\x20-\x7e]+\n$/, where);
-          assert.equal(refused.output, input, where);
+          assert.equal(refused.output, xml, where);
         }
       }
       const missing = await runHook(

@@ -152,10 +152,10 @@ async function scratchFile(name: string, text: string): Promise<string> {
 
 const withoutDeclaration = (xml: string) => xml.replace(/^<\?xml[^>]*\?>\s*/, "");
 
-/** Defines and starts (paused) a VM whose devices include `interfaces`. */
-async function startVm(name: string, interfaces: string[]): Promise<void> {
+/** Defines and starts (paused) a VM whose devices include `interfaces`, with `metadata`. */
+async function startVm(name: string, interfaces: string[], metadata = ""): Promise<void> {
   const domain = Deno.readTextFileSync(`${ROOT}tests/libvirt/domain.xml`)
-    .replace("<name>sandbox-vm</name>", `<name>${name}</name>`)
+    .replace("<name>sandbox-vm</name>", `<name>${name}</name>${metadata}`)
     .replace("<!-- @INTERFACES@ -->", interfaces.map(withoutDeclaration).join("\n"));
   await inside("virsh", "-q", "define", await scratchFile(`${name}.xml`, domain));
   await inside("virsh", "-q", "start", "--paused", name);
@@ -214,6 +214,30 @@ Deno.test(
     assert.equal((await portOf(VM, "56:6f:1a:2b:00:01")).tag, "10");
     const live = await inside("virsh", "-q", "dumpxml", VM);
     assert.match(live, /portgroup='vlan-10'/);
+  },
+);
+
+/** The live `<interface>` of the vNIC with `mac` in `vm`, as `virsh dumpxml` prints it. */
+async function liveInterface(vm: string, mac: string): Promise<string> {
+  const xml = await inside("virsh", "-q", "dumpxml", vm);
+  const found = xml.match(/<interface[^]*?<\/interface>/g)?.find((i) => i.includes(`'${mac}'`));
+  assert.ok(found, `${mac} in ${vm}: ${xml}`);
+  return found;
+}
+
+Deno.test(
+  `the migration destination keeps a vNIC moved by a live profile change, with one line${suffix}`,
+  options,
+  async () => {
+    const xml = await liveInterface(VM, "56:6f:1a:2b:00:01");
+    // VDSM's record still says vlan-20: it is saved before the update's custom properties.
+    const run = await hook("before_device_migrate_destination", xml, "ovs-net:vlan-20");
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stderr,
+      /^network-nat: vNIC 56:6f:1a:2b:00:01 runs on network ovs-net:vlan-10 \(Open vSwitch port, VLAN 10\) on the source host and keeps it here, though extnet_pg says ovs-net:vlan-20 .*restart the VM, or unplug and plug the vNIC\n$/,
+    );
+    assert.equal(run.xml, xml);
   },
 );
 
@@ -298,6 +322,89 @@ Deno.test(`the migration destination accepts a network it has${suffix}`, options
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.xml, xml);
 });
+
+Deno.test(
+  `doctor names the running vNICs that are not where their profile says${suffix}`,
+  options,
+  async () => {
+    const { work } = await startSandbox();
+    // A VM started before the hook was installed keeps its vNIC on the oVirt bridge.
+    await inside("ip", "link", "add", "ovirtmgmt", "type", "bridge");
+    await inside("ip", "link", "set", "ovirtmgmt", "up");
+    const redirected = START.replaceAll("56:6f:1a:2b:00:01", "56:6f:1a:2b:00:21")
+      .replaceAll("11111111-1111-4111-8111-111111111111", "21212121-2121-4121-8121-212121212121");
+    const device = (mac: string) =>
+      `<ovirt-vm:device mac_address="${mac}"><ovirt-vm:network>ovirtmgmt</ovirt-vm:network>` +
+      "<ovirt-vm:custom><ovirt-vm:extnet_pg>ovs-net:vlan-20</ovirt-vm:extnet_pg>" +
+      "</ovirt-vm:custom></ovirt-vm:device>";
+    const exact = corpus("vdsm-hookinput-device-create-exact.xml");
+    // On a Linux-bridge network, a failed live update ends with VDSM's rollback: the un-hooked
+    // XML, which moves the tap onto the oVirt bridge (VDSM's record keeps the old extnet_pg).
+    const rolledBack = exact.replace("00:1a:4a:16:01:12", "00:1a:4a:16:01:13")
+      .replace('slot="0x03"', 'slot="0x05"');
+    await startVm(
+      "doctor-vm",
+      [
+        await hooked("before_device_create", redirected, "ovs-net:vlan-20"),
+        exact.replace('slot="0x03"', 'slot="0x04"'),
+        await hooked("before_device_create", rolledBack, "br-net:vlan-20"),
+      ],
+      '<metadata><ovirt-vm:vm xmlns:ovirt-vm="http://ovirt.org/vm/1.0">' +
+        device("56:6f:1a:2b:00:21") + device("00:1a:4a:16:01:12") +
+        device("00:1a:4a:16:01:13").replace("ovs-net:vlan-20", "br-net:vlan-20") +
+        "</ovirt-vm:vm></metadata>",
+    );
+    const rollback = await scratchFile("rollback.xml", rolledBack);
+    await inside("virsh", "-q", "update-device", "doctor-vm", rollback, "--live");
+    const run = await insideRaw(
+      [
+        "deno",
+        "task",
+        "-q",
+        "--config",
+        `${ROOT}deno.json`,
+        "doctor",
+        "--json",
+        "--hooks-dir",
+        `${work}/hooks`,
+      ],
+      { HOME: `${work}/home` },
+    );
+    const report = JSON.parse(run.stdout);
+    assert.deepEqual(
+      report.findings.filter((f: { check: string }) => f.check === "vnic"),
+      [{
+        check: "vnic",
+        status: "warn",
+        message: "VM doctor-vm: vNIC 00:1a:4a:16:01:12 runs on bridge ovirtmgmt, extnet_pg says " +
+          "ovs-net:vlan-20",
+        fix: "restart the VM, or unplug and plug the vNIC, so that the hook redirects it (if the " +
+          "vNIC profile's extnet_pg says otherwise now, VDSM's record is one live update behind: " +
+          "nothing to do)",
+      }, {
+        check: "vnic",
+        status: "warn",
+        message: "VM doctor-vm: vNIC 00:1a:4a:16:01:13 runs on bridge ovirtmgmt, extnet_pg says " +
+          "br-net:vlan-20",
+        fix: report.findings.find((f: { check: string }) => f.check === "vnic").fix,
+      }],
+      run.stderr,
+    );
+    assert.deepEqual(
+      report.vnics.map((v: Record<string, string>) => [v.vm, v.mac, v.runsOn, v.status]),
+      [
+        [
+          "doctor-vm",
+          "56:6f:1a:2b:00:21",
+          "network ovs-net:vlan-20 (Open vSwitch port, VLAN 20)",
+          "ok",
+        ],
+        ["doctor-vm", "00:1a:4a:16:01:12", "bridge ovirtmgmt", "warn"],
+        ["doctor-vm", "00:1a:4a:16:01:13", "bridge ovirtmgmt", "warn"],
+      ],
+    );
+  },
+);
 
 Deno.test(`the sandbox stops, leaving nothing behind${suffix}`, options, async () => {
   const { process, work } = await startSandbox();

@@ -11,6 +11,7 @@ import {
   assertRewritten,
   copyCheckout,
   corpus,
+  live,
   readableCheckout,
   TEST_NETWORKS_URI,
 } from "./helpers.ts";
@@ -406,5 +407,97 @@ Deno.test("a broken installation still exits 2 with one line, the file untouched
     assert.equal(Deno.readTextFileSync(`${base}/domxml`), input);
   } finally {
     Deno.removeSync(base, { recursive: true });
+  }
+});
+
+/** A test-driver node file with the sample networks changed by `change`: another host's libvirt. */
+function otherHost(name: string, change: (networks: string) => string): string {
+  const file = `${tree.hooks}/../${name}.xml`;
+  const networks = Deno.readTextFileSync(`${CHECKOUT}samples/networks.xml`);
+  const changed = change(networks);
+  assert.notEqual(changed, networks, `${name} changes something`);
+  Deno.writeTextFileSync(file, changed, { mode: 0o644 });
+  return `test://${file}`;
+}
+
+Deno.test("at the migration destination keeps what the migration cannot change, with one log line", async () => {
+  // Live XML captured from a real libvirtd (tests/fixtures/live), and extnet_pg as VDSM's record.
+  const cases: [string, string, RegExp][] = [
+    ["started-ovs-net-vlan-20.xml", "ovs-net:vlan-20", /ovs-net:vlan-20 .* is ready on this host/],
+    ["started-br-net-vlan-20.xml", "br-net:vlan-20", /br-net:vlan-20 .* is ready on this host/],
+    ["started-default.xml", "default", /network default \(NAT\) is ready on this host/],
+    [
+      "updated-ovs-net-vlan-10.xml",
+      "ovs-net:vlan-20",
+      /runs on network ovs-net:vlan-10 .* keeps it here, though extnet_pg says ovs-net:vlan-20 .*restart the VM, or unplug and plug the vNIC/,
+    ],
+    [
+      "started-bridge-ovirtmgmt.xml",
+      "ovs-net:vlan-20",
+      /runs on bridge ovirtmgmt on the source host and keeps it here, though extnet_pg says ovs-net:vlan-20; to redirect it, restart the VM/,
+    ],
+  ];
+  for (const [file, extnetPg, line] of cases) {
+    const input = live(file);
+    const run = await runInstalledHook("before_device_migrate_destination", input, {
+      extnet_pg: extnetPg,
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /^network-nat: [\x20-\x7e]+\n$/, "exactly one ASCII line");
+    assert.match(run.stderr, line, file);
+    assert.equal(run.xml, input, "the file is untouched");
+  }
+});
+
+Deno.test("at the migration destination refuses when this host cannot give the vNIC its port", async () => {
+  const vlan20 = "<portgroup name='vlan-20'>\n      <vlan><tag id='20'/></vlan>\n    </portgroup>";
+  // [live capture, this host's libvirt, the refusal]
+  const cases: [string, string, RegExp][] = [
+    [
+      "started-ovs-net-vlan-20.xml",
+      otherHost("no-ovs-net", (n) => n.replace(/<network>\s*<name>ovs-net<[^]*?<\/network>/, "")),
+      /^network-nat: vNIC 56:6f:1a:2b:00:01 runs on network ovs-net:vlan-20 \(Open vSwitch port, VLAN 20\) on the source host, and this host has no network 'ovs-net'; define network 'ovs-net' the same on every host\n$/,
+    ],
+    [
+      "started-ovs-net-vlan-20.xml",
+      otherHost("no-vlan-20", (n) => n.replace(vlan20, "")),
+      /but here network 'ovs-net' has no portgroup 'vlan-20' \(it has: vlan-10, trunk\)/,
+    ],
+    [
+      "started-ovs-net-vlan-20.xml",
+      otherHost("vlan-20-is-30", (n) => n.replace(vlan20, vlan20.replace("'20'", "'30'"))),
+      /but here portgroup 'vlan-20' of network 'ovs-net' gives VLAN 30, the port carries VLAN 20/,
+    ],
+    [
+      // The stale-metadata vNIC is checked on the portgroup it runs on, not extnet_pg's.
+      "updated-ovs-net-vlan-10.xml",
+      otherHost(
+        "vlan-10-is-11",
+        (n) => n.replace("<tag id='10'/></vlan>", "<tag id='11'/></vlan>"),
+      ),
+      /portgroup 'vlan-10' of network 'ovs-net' gives VLAN 11, the port carries VLAN 10/,
+    ],
+    [
+      "started-br-net-vlan-20.xml",
+      otherHost("br-net-on-ovs", (n) =>
+        n.replace(
+          "<bridge name='brnet0'/>",
+          "<bridge name='brnet0'/>\n    <virtualport type='openvswitch'/>",
+        )),
+      /but here network 'br-net' is Open vSwitch, the port is not an Open vSwitch port/,
+    ],
+    [
+      "started-ovs-net-vlan-20.xml",
+      "qemu:///system?socket=/nonexistent/libvirt-sock",
+      /on the source host; cannot check that this host gives it the same port: cannot check libvirt network 'ovs-net'/,
+    ],
+  ];
+  for (const [file, uri, reason] of cases) {
+    const input = live(file);
+    const run = await runInstalledHook("before_device_migrate_destination", input, {
+      extnet_pg: "ovs-net:vlan-20",
+      LIBVIRT_DEFAULT_URI: uri,
+    });
+    assertRefused(run, input, reason);
   }
 });

@@ -1,7 +1,7 @@
 /**
  * Gathering, read-only, what `admin.ts doctor` checks on a host: the Deno on
  * vdsmd's PATH, the hook links, the hook user's access to the checkout, and
- * libvirt's networks as that user sees them. The verdicts are in `admin/doctor.ts`.
+ * libvirt's networks and running VMs as that user sees them. The verdicts are in `admin/doctor.ts`.
  *
  * @module
  */
@@ -13,7 +13,9 @@ import { joinPath } from "../install_plan.ts";
 import { type Network, parseNetworkReport } from "../../lib/network.ts";
 import { parseTarget } from "../../lib/property.ts";
 import { Refusal } from "../../lib/refusal.ts";
+import { liveDomainXmls } from "./domains.ts";
 import { pointStates, scanHookDirs } from "./hooks_dir.ts";
+import { readRunningVnics, type RunningVms } from "../placement.ts";
 import {
   asUser,
   findOnPath,
@@ -86,6 +88,8 @@ function virshWord(word: string): string {
 /** How to run virsh: directly, or as another user through `setpriv`. */
 interface VirshRunner {
   user: string;
+  /** The command line that runs virsh as that user (empty: as this process). */
+  runAs: string[];
   run(commands: string): Promise<{ ok: boolean; stdout: string; error: string }>;
 }
 
@@ -105,6 +109,7 @@ async function virshRunner(
     : [];
   return {
     user: drop ? as.name : self?.name ?? `uid ${Deno.uid()}`,
+    runAs,
     async run(commands) {
       try {
         const output = await runVirsh(commands, uri, runAs);
@@ -141,10 +146,30 @@ async function listNetworks(runner: VirshRunner): Promise<{ networks: Network[];
   }
 }
 
+// The running VMs' vNICs with extnet_pg, read the way the hook's user may read them.
+async function runningVms(uri: string, runAs: string[]): Promise<RunningVms> {
+  let xmls: string[];
+  try {
+    xmls = await liveDomainXmls(uri, runAs);
+  } catch (error) {
+    return { count: 0, vnics: [], errors: [errorText(error)] };
+  }
+  const vms: RunningVms = { count: xmls.length, vnics: [], errors: [] };
+  for (const xml of xmls) {
+    try {
+      vms.vnics.push(...readRunningVnics(xml));
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      vms.errors.push(`virsh printed a domain XML that is not well-formed: ${error.message}`);
+    }
+  }
+  return vms;
+}
+
 async function libvirtFacts(
   options: DoctorOptions,
   account: Account | undefined,
-): Promise<LibvirtFacts> {
+): Promise<LibvirtFacts & { vms?: RunningVms }> {
   const uri = libvirtUri();
   const runner = await virshRunner(
     uri,
@@ -167,6 +192,7 @@ async function libvirtFacts(
     virshPath: findOnPath("virsh", options.servicePath),
     error,
     networks,
+    vms: error === undefined ? await runningVms(uri, runner.runAs) : undefined,
   };
 }
 
@@ -204,7 +230,7 @@ export async function gatherDoctorFacts(options: DoctorOptions): Promise<DoctorF
     main = { error: errorText(error) };
   }
   const account = await lookupAccount(options.user);
-  const [deno, libvirt, target] = await Promise.all([
+  const [deno, { vms, ...libvirt }, target] = await Promise.all([
     denoFacts(options.servicePath),
     libvirtFacts(options, account),
     options.value === undefined ? undefined : targetFacts(options.value),
@@ -222,6 +248,7 @@ export async function gatherDoctorFacts(options: DoctorOptions): Promise<DoctorF
     account,
     access: hookAccessNeeds(checkout, mainPath),
     libvirt,
+    vms,
     target,
   };
 }
