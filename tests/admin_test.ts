@@ -96,11 +96,64 @@ Deno.test("the tasks name their permissions explicitly", () => {
   for (const name of ["preview", "doctor", "engine-config"]) {
     assert.match(
       TASKS[name],
-      new RegExp(`^deno run (--allow-[a-z]+(=[^ ]+)? )+admin\\.ts ${name}$`),
+      new RegExp(`^deno run (-q )?(--allow-[a-z]+(=[^ ]+)? )+admin\\.ts ${name}$`),
     );
     assert.doesNotMatch(TASKS[name], /--allow-all|-A /);
   }
-  assert.doesNotMatch(TASKS["engine-config"], /--allow-(run|write|env|net)/);
+  assert.doesNotMatch(TASKS["engine-config"], /--allow-(run|write|net)/);
+  assert.match(TASKS["engine-config"], /--allow-env=INIT_CWD /);
+});
+
+/**
+ * Runs the real `deno task -q NAME ARGS...` from `cwd` (anywhere: this checkout's deno.json is
+ * named), with PATH `path`.
+ */
+async function realTask(
+  cwd: string,
+  name: string,
+  args: string[],
+  path = Deno.env.get("PATH") ?? "",
+): Promise<Run> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "--config", `${ROOT}deno.json`, name, ...args],
+    cwd,
+    clearEnv: true,
+    env: { PATH: path, NO_COLOR: "1", HOME: Deno.env.get("HOME") ?? "/" },
+    stdin: "null",
+  }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: text(output.stdout), stderr: text(output.stderr) };
+}
+
+Deno.test("file arguments are relative to the folder the task was typed in", async () => {
+  const out = Deno.makeTempDirSync({ prefix: "network-nat-cwd-" });
+  try {
+    Deno.copyFileSync(`${ROOT}samples/vnic.xml`, `${out}/mine.xml`);
+    const preview = await realTask(out, "preview", [
+      "mine.xml",
+      "--value",
+      "br-net",
+      "--no-libvirt",
+      "--output",
+      "after.xml",
+    ]);
+    assert.equal(preview.code, 0, preview.stderr);
+    assert.match(Deno.readTextFileSync(`${out}/after.xml`), /<source network="br-net"\/>/);
+    Deno.copyFileSync(`${ROOT}tests/fixtures/engine-config/extnet-pg-mixed.txt`, `${out}/cdp.txt`);
+    const engine = await realTask(out, "engine-config", ["cdp.txt"]);
+    assert.equal(engine.code, 0, engine.stderr);
+    assert.match(engine.stdout, /^engine-config -s CustomDeviceProperties=/m);
+    const doctor = await realTask(out, "doctor", ["--hooks-dir", "no-such-hooks", "--json"]);
+    assert.ok(doctor.stdout.includes(`"${out}/no-such-hooks does not exist`), doctor.stdout);
+  } finally {
+    Deno.removeSync(out, { recursive: true });
+  }
+});
+
+Deno.test("without virsh, preview prints nothing but the hook's own line", async () => {
+  const args = ["vnic.xml", "--value", "br-net"];
+  const run = await realTask(`${ROOT}samples`, "preview", args, DENO_BIN_DIR);
+  assertOneLine(run, 2, /^network-nat: cannot check libvirt network 'br-net': virsh is not/);
 });
 
 // ---- preview
