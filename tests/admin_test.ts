@@ -8,7 +8,15 @@ import { HOOK_POINTS } from "../lib/hook.ts";
 import { parseEngineConfigOutput, planExtnetPg, renderCommands } from "../admin/engine_config.ts";
 import { PROPERTY_REGEX as EXTNET_PG_REGEX } from "../lib/property.ts";
 import { HOOK_NAME, SYSTEMD_PATH } from "../admin/install_plan.ts";
-import { corpus, ROOT, TEST_NETWORKS_URI } from "./helpers.ts";
+import {
+  corpus,
+  missingCommands,
+  needing,
+  ROOT,
+  TEST_NETWORKS_URI,
+  VIRSH_MISSING,
+  withVirsh,
+} from "./helpers.ts";
 
 interface Run {
   code: number;
@@ -158,7 +166,7 @@ Deno.test("without virsh, preview prints nothing but the hook's own line", async
 
 // ---- preview
 
-Deno.test("preview shows the hook's rewrite onto an Open vSwitch portgroup as a unified diff", async () => {
+withVirsh.test("preview shows the hook's rewrite onto an Open vSwitch portgroup as a unified diff", async () => {
   const run = await task("preview", [fixture("vdsm-bridge-mtu.xml"), "--value", "ovs-net:vlan-20"]);
   assert.equal(run.code, 0, run.stderr);
   assert.equal(
@@ -187,7 +195,7 @@ Deno.test("preview shows the hook's rewrite onto an Open vSwitch portgroup as a 
   );
 });
 
-Deno.test("preview --output writes what the hook writes, byte for byte, as the installed hook would", async () => {
+withVirsh.test("preview --output writes what the hook writes, byte for byte, as the installed hook would", async () => {
   const input = corpus("gen-hookinput-nic-hotplug.xml");
   const dir = Deno.makeTempDirSync({ prefix: "network-nat-preview-" });
   try {
@@ -224,7 +232,7 @@ Deno.test("preview --output writes what the hook writes, byte for byte, as the i
   }
 });
 
-Deno.test("preview --output - prints the whole XML; the diff applies with patch", async () => {
+withVirsh.test("preview --output - prints the whole XML; the diff applies with patch", async () => {
   const file = fixture("vdsm-hookinput-device-create-exact.xml");
   const whole = await task("preview", [file, "--value", "br-net", "--output", "-"]);
   assert.equal(whole.code, 0, whole.stderr);
@@ -247,7 +255,7 @@ Deno.test("preview --output - prints the whole XML; the diff applies with patch"
   }
 });
 
-Deno.test("preview prints the hook's refusal line exactly and exits 2", async () => {
+withVirsh.test("preview prints the hook's refusal line exactly and exits 2", async () => {
   const cases: [string, string[], string][] = [
     [
       "gen-hookinput-device-create-extnet-queues-qos.xml",
@@ -296,7 +304,7 @@ Deno.test("preview prints the hook's refusal line exactly and exits 2", async ()
   }
 });
 
-Deno.test("preview refuses at before_device_migrate_destination when the vNIC is not on its target", async () => {
+withVirsh.test("preview refuses at before_device_migrate_destination when the vNIC is not on its target", async () => {
   const run = await task("preview", [
     fixture("vdsm-bridge-mtu.xml"),
     "--value",
@@ -311,7 +319,7 @@ Deno.test("preview refuses at before_device_migrate_destination when the vNIC is
   );
 });
 
-Deno.test("preview of an unplugged vNIC or at migration: no diff, exit 0, said on stderr", async () => {
+withVirsh.test("preview of an unplugged vNIC or at migration: no diff, exit 0, said on stderr", async () => {
   const unplugged = await task("preview", [
     fixture("gen-hookinput-device-create-vdsmdummy.xml"),
     "--value",
@@ -351,7 +359,7 @@ Deno.test("preview --no-libvirt skips the lookup and says so", async () => {
   assert.doesNotMatch(run.stdout, /virtualport/);
 });
 
-Deno.test("preview reports an unreachable libvirt as the hook would", async () => {
+withVirsh.test("preview reports an unreachable libvirt as the hook would", async () => {
   const run = await task("preview", [fixture("vdsm-bridge-mtu.xml"), "--value", "ovs-net"], {
     env: { LIBVIRT_DEFAULT_URI: "test:///nonexistent.xml" },
   });
@@ -381,7 +389,7 @@ Deno.test("preview refuses a file that is not UTF-8 like the hook, exit 2", asyn
   );
 });
 
-Deno.test("preview usage and I/O errors: one line, exit 1", async () => {
+withVirsh.test("preview usage and I/O errors: one line, exit 1", async () => {
   const file = fixture("vdsm-bridge-mtu.xml");
   assertOneLine(
     await task("preview", [file]),
@@ -450,7 +458,7 @@ interface JsonReport {
   }[];
 }
 
-Deno.test("doctor on a ready host: links ok, every network listed with kind and state, exit 0", async () => {
+withVirsh.test("doctor on a ready host: links ok, every network listed with kind and state, exit 0", async () => {
   const hooks = hooksRoot();
   try {
     const run = await doctor(hooks);
@@ -488,7 +496,7 @@ Deno.test("doctor on a ready host: links ok, every network listed with kind and 
   }
 });
 
-Deno.test("doctor --json: missing link, stray copy and a bad --value fail, exit 1", async () => {
+withVirsh.test("doctor --json: missing link, stray copy and a bad --value fail, exit 1", async () => {
   const hooks = hooksRoot();
   try {
     Deno.removeSync(`${hooks}/before_update_device/${HOOK_NAME}`);
@@ -531,7 +539,7 @@ Deno.test("doctor --json: missing link, stray copy and a bad --value fail, exit 
   }
 });
 
-Deno.test("doctor --value checks one target with the hook's lookup", async () => {
+withVirsh.test("doctor --value checks one target with the hook's lookup", async () => {
   const hooks = hooksRoot();
   try {
     const good = await doctor(hooks, ["--value", "ovs-net:vlan-20"]);
@@ -551,7 +559,7 @@ Deno.test("doctor --value checks one target with the hook's lookup", async () =>
   }
 });
 
-Deno.test("doctor --value reports an unreachable libvirt as the hook's refusal", async () => {
+withVirsh.test("doctor --value reports an unreachable libvirt as the hook's refusal", async () => {
   const hooks = hooksRoot();
   try {
     const run = await doctor(hooks, ["--json", "--value", "ovs-net"], {
@@ -587,22 +595,24 @@ Deno.test("doctor fails without deno on vdsmd's PATH, a hooks root or libvirt", 
   assert.deepEqual(report.networks, []);
 });
 
-Deno.test(
-  "doctor checks libvirt as the hook's user when run as root",
-  { ignore: Deno.uid() !== 0 },
-  async () => {
-    const hooks = hooksRoot();
-    try {
-      const run = await doctor(hooks, ["--user", "nobody", "--json"]);
-      const report: JsonReport = JSON.parse(run.stdout);
-      const libvirt = report.findings.filter((f) => f.check === "libvirt");
-      assert.deepEqual(libvirt.map((f) => f.status), ["ok"], run.stdout);
-      assert.match(libvirt[0].message, /as user nobody: 5 networks$/);
-    } finally {
-      Deno.removeSync(hooks, { recursive: true });
-    }
+Deno.test(needing(
+  Deno.uid() === 0 ? VIRSH_MISSING ?? missingCommands("setpriv") : "needs root",
+  {
+    name: "doctor checks libvirt as the hook's user when run as root",
+    fn: async () => {
+      const hooks = hooksRoot();
+      try {
+        const run = await doctor(hooks, ["--user", "nobody", "--json"]);
+        const report: JsonReport = JSON.parse(run.stdout);
+        const libvirt = report.findings.filter((f) => f.check === "libvirt");
+        assert.deepEqual(libvirt.map((f) => f.status), ["ok"], run.stdout);
+        assert.match(libvirt[0].message, /as user nobody: 5 networks$/);
+      } finally {
+        Deno.removeSync(hooks, { recursive: true });
+      }
+    },
   },
-);
+));
 
 Deno.test("doctor usage errors: one line, exit 2", async () => {
   assertOneLine(

@@ -51,6 +51,16 @@ export function missingCommands(...names: string[]): string | undefined {
   return missing.length ? `needs ${missing.join(", ")}` : undefined;
 }
 
+/** Why the tests that run virsh cannot run here, or `undefined` when they can. */
+export const VIRSH_MISSING = missingCommands("virsh")?.concat(" (package libvirt-clients)");
+
+/** `withVirsh.test(name, fn)`: `Deno.test(name, fn)` for a test that runs virsh ({@linkcode needing}). */
+export const withVirsh = {
+  test(name: string, fn: () => Promise<void>): void {
+    Deno.test(needing(VIRSH_MISSING, { name, fn }));
+  },
+};
+
 /** The checkout's root directory. */
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 

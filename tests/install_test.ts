@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { copyCheckout, missingCommands, needing, readableCheckout } from "./helpers.ts";
+import { copyCheckout, missingCommands, needing, readableCheckout, withVirsh } from "./helpers.ts";
 import { accessProblems, type Account, deniedAccess, parentsOf } from "../admin/access.ts";
 import { HOOK_POINTS } from "../lib/hook.ts";
 import { readInterface } from "../lib/interface.ts";
@@ -416,7 +416,7 @@ async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("install: fresh install links every hook point, self-tests and prints the engine steps", async () => {
+withVirsh.test("install: fresh install links every hook point, self-tests and prints the engine steps", async () => {
   await withRoot(async (root) => {
     const result = await installInto(root);
     assert.equal(result.code, 0, result.stdout + result.stderr);
@@ -432,7 +432,7 @@ Deno.test("install: fresh install links every hook point, self-tests and prints 
   });
 });
 
-Deno.test("install: a second run changes nothing and says so", async () => {
+withVirsh.test("install: a second run changes nothing and says so", async () => {
   await withRoot(async (root) => {
     assert.equal((await installInto(root)).code, 0);
     const before = snapshot(root);
@@ -474,7 +474,7 @@ Deno.test("install: a foreign file or link at the name is a conflict; nothing ch
   });
 });
 
-Deno.test("install: --force replaces a foreign entry and keeps it as a dot file", async () => {
+withVirsh.test("install: --force replaces a foreign entry and keeps it as a dot file", async () => {
   await withRoot(async (root) => {
     Deno.mkdirSync(`${root}/before_nic_hotplug`, { recursive: true });
     Deno.writeTextFileSync(`${root}/before_nic_hotplug/${HOOK_NAME}`, "foreign\n");
@@ -492,7 +492,7 @@ Deno.test("install: --force replaces a foreign entry and keeps it as a dot file"
   });
 });
 
-Deno.test("install: --uninstall removes our links and leaves foreign files alone", async () => {
+withVirsh.test("install: --uninstall removes our links and leaves foreign files alone", async () => {
   await withRoot(async (root) => {
     assert.equal((await installInto(root)).code, 0);
     Deno.writeTextFileSync(`${root}/before_device_create/10_foreign`, "#!/bin/sh\n");
@@ -630,6 +630,7 @@ Deno.test(needing(
           "run",
           "--allow-read",
           "--allow-write",
+          "--allow-env=INIT_CWD",
           "--allow-run",
           "--allow-sys=uid",
           `${checkout}install.ts`,

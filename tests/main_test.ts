@@ -13,6 +13,7 @@ import {
   corpus,
   readableCheckout,
   TEST_NETWORKS_URI,
+  withVirsh,
 } from "./helpers.ts";
 
 const IS_ROOT = Deno.uid() === 0;
@@ -119,7 +120,7 @@ Deno.test("without extnet_pg exits 0 at once, the file untouched, even with no d
   }
 });
 
-Deno.test("redirects a vNIC at VM start, hot-plug and update through the hook links", async () => {
+withVirsh.test("redirects a vNIC at VM start, hot-plug and update through the hook links", async () => {
   const cases: [string, string][] = [
     ["before_device_create", "gen-hookinput-device-create-extnet-queues-qos.xml"],
     ["before_nic_hotplug", "gen-hookinput-nic-hotplug.xml"],
@@ -143,7 +144,7 @@ Deno.test("redirects a vNIC at VM start, hot-plug and update through the hook li
   }
 });
 
-Deno.test("adds the Open vSwitch port id and VLAN when the target network is Open vSwitch", async () => {
+withVirsh.test("adds the Open vSwitch port id and VLAN when the target network is Open vSwitch", async () => {
   const input = corpus("gen-hookinput-nic-hotplug.xml").replace(/<filterref[^>]*>/, "");
   const run = await runInstalledHook("before_nic_hotplug", input, { extnet_pg: "ovs-net:vlan-20" });
   assert.equal(run.code, 0, run.stderr);
@@ -153,7 +154,7 @@ Deno.test("adds the Open vSwitch port id and VLAN when the target network is Ope
   );
 });
 
-Deno.test("refuses with exit 2 and one line, leaving the file untouched", async () => {
+withVirsh.test("refuses with exit 2 and one line, leaving the file untouched", async () => {
   const hotplug = corpus("gen-hookinput-nic-hotplug.xml");
   const cases: [string, string, Record<string, string>, RegExp][] = [
     ["before_device_create", hotplug, { extnet_pg: "ovs-net:vlan-2" }, /no portgroup 'vlan-2'/],
@@ -214,7 +215,7 @@ Deno.test("refuses a device file that is not UTF-8", async () => {
   }
 });
 
-Deno.test("at the migration destination checks the network and leaves the file as it is", async () => {
+withVirsh.test("at the migration destination checks the network and leaves the file as it is", async () => {
   const input = corpus("gen-hookinput-device-migrate-destination.xml");
   const run = await runInstalledHook("before_device_migrate_destination", input, {
     extnet_pg: "ovs-net:vlan-20",
@@ -267,7 +268,7 @@ Deno.test("at a live update still refuses a network libvirt says does not exist"
   assertRefused(run, input, /libvirt network 'gone' does not exist on this host/);
 });
 
-Deno.test("runs as 'deno run' with explicit permissions, and says which one is missing", async () => {
+withVirsh.test("runs as 'deno run' with explicit permissions, and says which one is missing", async () => {
   const input = corpus("gen-hookinput-nic-hotplug.xml");
   const deno = ["deno", "run", "--allow-env", "--allow-read", "--allow-write"];
   const ok = await runInstalledHook("", input, { extnet_pg: "br-net" }, {
