@@ -21,7 +21,7 @@ function sandboxMissing(): string | undefined {
   const check = new Deno.Command(SANDBOX, { args: ["--check"], stderr: "inherit" }).outputSync();
   if (check.success) return undefined;
   const said = new TextDecoder().decode(check.stdout).trim();
-  return `${said || `sandbox.sh --check exited ${check.code}`} (tests/libvirt/packages.txt)`;
+  return said || `sandbox.sh --check exited ${check.code}`;
 }
 
 const MISSING = sandboxMissing();

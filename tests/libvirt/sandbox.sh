@@ -31,15 +31,18 @@ die() { echo "sandbox: $*" >&2; exit "$SETUP_FAILED"; }
 # ----------------------------------------------------------------------------
 # What the sandbox needs and this host lacks, as one line ("" when nothing is missing).
 missing_prerequisites() {
-  local missing=() bin
-  [[ $EUID -eq 0 ]] || missing+=("root")
+  local packaged=() bin
   for bin in unshare nsenter setpriv libvirtd virsh ovsdb-server ovs-vswitchd ovs-vsctl ip \
     qemu-system-x86_64 xmllint dnsmasq iptables; do
-    command -v "$bin" >/dev/null || missing+=("$bin")
+    command -v "$bin" >/dev/null || packaged+=("$bin")
   done
   [[ -e /etc/libvirt/nwfilter/no-mac-spoofing.xml ]] ||
-    missing+=("libvirt's standard nwfilters (/etc/libvirt/nwfilter)")
-  [[ ${#missing[@]} -eq 0 ]] || echo "needs ${missing[*]}"
+    packaged+=("libvirt's nwfilters (/etc/libvirt/nwfilter)")
+  local missing=()
+  [[ $EUID -eq 0 ]] || missing+=("root")
+  [[ ${#packaged[@]} -eq 0 ]] ||
+    missing+=("$(IFS=,; echo "${packaged[*]}" | sed 's/,/, /g') (packages: tests/libvirt/packages.txt)")
+  [[ ${#missing[@]} -eq 0 ]] || echo "needs $(IFS=';'; echo "${missing[*]}" | sed 's/;/; /g')"
 }
 
 if [[ "${_SANDBOX_INNER:-}" != 1 ]]; then
