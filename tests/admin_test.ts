@@ -151,6 +151,8 @@ Deno.test("file arguments are relative to the folder the task was typed in", asy
     const engine = await realTask(out, "engine-config", ["cdp.txt"]);
     assert.equal(engine.code, 0, engine.stderr);
     assert.match(engine.stdout, /^engine-config -s CustomDeviceProperties=/m);
+    const install = await realTask(out, "install", ["--hooks-dir", "hooks", "--dry-run"]);
+    assert.ok(install.stdout.includes(`${out}/hooks/before_device_create/50_network_nat`));
     const doctor = await realTask(out, "doctor", ["--hooks-dir", "no-such-hooks", "--json"]);
     assert.ok(doctor.stdout.includes(`"${out}/no-such-hooks does not exist`), doctor.stdout);
   } finally {
