@@ -160,6 +160,14 @@ for (const file of FILES) {
   }
 }
 
+Deno.test("a block's commands share one shell: its folder, variables and exit status", async () => {
+  const markdown = "<!-- docs-test: needs root, virsh -->\n\n```console\n$ cd samples\n" +
+    "$ export X=1; false\n$ echo $?\n1\n$ echo $X $(basename $PWD)\n1 samples\n```\n";
+  const [example] = examples("example.md", markdown);
+  assert.deepEqual(example.needs, ["root", "virsh"]);
+  assert.deepEqual(await run(example), [[], [], ["1"], ["1 samples"]]);
+});
+
 Deno.test("README and docs: commands, prose and tables fit a terminal (100 characters)", () => {
   for (const file of FILES) {
     let inOutput = false;
