@@ -7,7 +7,8 @@
  *
  * Run through the deno.json tasks (`deno task preview --help`, ...), which give
  * each command only the permissions it needs. This file handles arguments,
- * I/O and exit codes; the logic is in `lib/` and `host/`.
+ * I/O and exit codes; the logic is in `admin/` (reading the host: `admin/host/`), the
+ * hook's own in `lib/` and `host/`.
  *
  * @module
  */
