@@ -7,13 +7,14 @@
  *
  * Run through the deno.json tasks (`deno task preview --help`, ...), which give
  * each command only the permissions it needs. This file handles arguments,
- * I/O and exit codes; the logic is in `lib/` and `host/`.
+ * I/O and exit codes; the logic is in `admin/` (reading the host: `admin/host/`), the
+ * hook's own in `lib/` and `host/`.
  *
  * @module
  */
 
 import { ADMIN_HELP, DOCTOR_HELP, ENGINE_CONFIG_HELP, PREVIEW_HELP } from "./admin/help.ts";
-import { osMessage, parseOptions, UsageError } from "./admin/cli.ts";
+import { osMessage, parseOptions, typedPath, UsageError } from "./admin/cli.ts";
 import { colourDiff, unifiedDiff } from "./admin/diff.ts";
 import { diagnose, renderFindings, renderJson } from "./admin/doctor.ts";
 import { GET_COMMAND, parseEngineConfigOutput, renderReport } from "./admin/engine_config.ts";
@@ -30,6 +31,9 @@ import { libvirtUri, lookupNetwork } from "./host/virsh.ts";
 class IoError extends Error {
   override name = "IoError";
 }
+
+/** Where `deno task` was started; file arguments are relative to it (see {@linkcode typedPath}). */
+const INIT_CWD = Deno.env.get("INIT_CWD");
 
 function useColour(): boolean {
   return Deno.stdout.isTerminal() && !Deno.noColor;
@@ -79,7 +83,7 @@ async function preview(args: string[]): Promise<number> {
   try {
     xml = file === "-"
       ? decodeHookFile(await new Response(Deno.stdin.readable).bytes(), "stdin")
-      : readHookFile(file);
+      : readHookFile(typedPath(file, INIT_CWD));
   } catch (error) {
     if (error instanceof Refusal && error.cause !== undefined) {
       throw new IoError(`cannot read ${label}: ${osMessage(error.cause)}`);
@@ -118,7 +122,7 @@ async function preview(args: string[]): Promise<number> {
       write(after);
     } else {
       try {
-        Deno.writeTextFileSync(values.output, after);
+        Deno.writeTextFileSync(typedPath(values.output, INIT_CWD), after);
       } catch (error) {
         throw new IoError(`cannot write ${values.output}: ${osMessage(error)}`);
       }
@@ -151,7 +155,7 @@ async function doctor(args: string[]): Promise<number> {
   }
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const facts = await gatherDoctorFacts({
-    hooksDir: values["hooks-dir"],
+    hooksDir: typedPath(values["hooks-dir"], INIT_CWD),
     servicePath: values.path,
     user: values.user,
     value: values.value,
@@ -187,7 +191,7 @@ async function engineConfig(args: string[]): Promise<number> {
       }
       input = await new Response(Deno.stdin.readable).text();
     } else {
-      input = Deno.readTextFileSync(file);
+      input = Deno.readTextFileSync(typedPath(file, INIT_CWD));
     }
   } catch (error) {
     throw new IoError(`cannot read ${file}: ${osMessage(error)}`);

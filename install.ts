@@ -31,6 +31,7 @@ import {
   mainScriptProblem,
   planInstall,
   planUninstall,
+  rootNeededMessage,
   strayMessage,
   SYSTEMD_PATH,
   VDSM_USER,
@@ -95,6 +96,8 @@ interface Context {
   hooksDir: string;
   servicePath: string;
   account: Account;
+  /** The user running the installer when not root (root may write anywhere). */
+  invoker?: Account;
   /** Whether the hook runs as another user than the installer's. */
   switchUser: boolean;
   virshOnPath: boolean;
@@ -160,6 +163,13 @@ function runChecks(context: Context): string[] {
   return problems;
 }
 
+/** The folders the actions write in: each link's, or the nearest existing one above it. */
+function writtenFolders(actions: readonly Action[]): string[] {
+  const folders = actions.filter((action) => action.kind === "create" || action.kind === "replace")
+    .map((action) => parentsOf(action.path).toReversed().find((dir) => pathFacts(dir))!);
+  return [...new Set(folders)];
+}
+
 /** Carries out the actions; returns the steps that undo them, last first. */
 function apply(actions: readonly Action[]): (() => string)[] {
   const undo: (() => string)[] = [];
@@ -173,18 +183,16 @@ function apply(actions: readonly Action[]): (() => string)[] {
   try {
     for (const action of actions) {
       if (action.kind === "create") {
-        const dir = dirname(action.path);
-        const missing = [...parentsOf(action.path)].filter((path) => !pathFacts(path)).reverse();
-        if (missing.length > 0) {
+        // One folder at a time, so that an error names the one that failed, and the undo
+        // step removes only what this run made.
+        for (const dir of parentsOf(action.path).filter((path) => !pathFacts(path))) {
+          Deno.mkdirSync(dir);
           undo.push(() => {
-            for (const path of missing) if (pathFacts(path)) Deno.removeSync(path);
-            return `removed   directory ${missing.at(-1)}`;
+            Deno.removeSync(dir);
+            return `removed   directory ${dir}`;
           });
-          Deno.mkdirSync(dir, { recursive: true });
-          for (const path of missing) Deno.chmodSync(path, 0o755); // whatever the umask
-          for (const path of missing.toReversed()) {
-            say(`created   directory ${path}`);
-          }
+          Deno.chmodSync(dir, 0o755); // whatever the umask
+          say(`created   directory ${dir}`);
         }
         link(action.target, action.path);
       } else if (action.kind === "replace") {
@@ -351,10 +359,6 @@ async function install(context: Context, force: boolean, dryRun: boolean): Promi
     `installing network-nat from ${context.checkoutDir} into ${context.hooksDir}, ` +
       `for user ${context.account.name}${dryRun ? " (dry run)" : ""}`,
   );
-  const problems = runChecks(context);
-  if (context.switchUser && Deno.uid() !== 0) {
-    problems.push(`running the hook as user ${context.account.name} needs root: run as root`);
-  }
   const actions = planInstall({
     hooksDir: context.hooksDir,
     mainPath: context.mainPath,
@@ -363,6 +367,15 @@ async function install(context: Context, force: boolean, dryRun: boolean): Promi
     force,
     backupSuffix: new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, ""),
   });
+  const { invoker } = context;
+  const rootNeeded = invoker && rootNeededMessage(
+    invoker.name,
+    writtenFolders(actions).filter((dir) => deniedAccess(pathFacts(dir)!, invoker, "wx")),
+    context.switchUser ? context.account.name : undefined,
+  );
+  // Said first, before checks whose fixes would not help.
+  if (rootNeeded && !dryRun) refuse([rootNeeded, "nothing was changed"]);
+  const problems = [...(rootNeeded ? [rootNeeded] : []), ...runChecks(context)];
   const conflicts = actions.filter((action) => action.kind === "conflict");
   if (problems.length > 0 || conflicts.length > 0) {
     for (const action of actions) {
@@ -434,17 +447,19 @@ async function main(args: string[]): Promise<number> {
   try {
     const checkoutDir = Deno.realPathSync(dirname(Deno.realPathSync(import.meta.filename!)));
     const mainPath = Deno.realPathSync(joinPath(checkoutDir, "main.ts"));
-    const hooksDir = resolve(values["hooks-dir"]);
+    // Relative to where `deno task` was started, not to the checkout it runs in.
+    const hooksDir = resolve(Deno.env.get("INIT_CWD") ?? ".", values["hooks-dir"]);
     if (values.uninstall) {
       if (values.force) refuse(["--force does not go with --uninstall"]);
       return uninstall(checkoutDir, hooksDir, values["dry-run"]);
     }
     const myUid = Deno.uid();
+    const me = await lookupAccount(String(myUid));
+    if (!me) refuse([`cannot look up the invoking user (uid ${myUid}) with getent`]);
     let account = await lookupAccount(values.user ?? VDSM_USER);
     if (!account) {
       if (values.user !== undefined) refuse([`user ${values.user} does not exist`]);
-      account = await lookupAccount(String(myUid));
-      if (!account) refuse([`cannot look up the invoking user (uid ${myUid}) with getent`]);
+      account = me;
       say(`note:     user ${VDSM_USER} does not exist here; checking as ${account.name}`);
     }
     const switchUser = account.uid !== myUid;
@@ -454,6 +469,7 @@ async function main(args: string[]): Promise<number> {
       hooksDir,
       servicePath: values["service-path"],
       account,
+      invoker: myUid === 0 ? undefined : me,
       switchUser,
       virshOnPath: findOnPath("virsh", values["service-path"]) !== undefined,
     };

@@ -5,7 +5,27 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+
+/**
+ * A path the user typed, resolved against the folder they typed it in:
+ * `deno task` runs its command in the checkout, and names the folder it was
+ * started from in `INIT_CWD` (`initCwd`; unset outside a task). `-` (stdin or
+ * stdout) stays as it is.
+ *
+ * @example
+ * ```ts
+ * import { typedPath } from "./cli.ts";
+ * typedPath("vnic.xml", "/opt/network-nat/samples"); // "/opt/network-nat/samples/vnic.xml"
+ * typedPath("/tmp/vnic.xml", "/opt/network-nat/samples"); // "/tmp/vnic.xml"
+ * typedPath("-", "/opt/network-nat/samples"); // "-"
+ * typedPath("vnic.xml", undefined); // "vnic.xml"
+ * ```
+ */
+export function typedPath(path: string, initCwd: string | undefined): string {
+  return path === "-" || initCwd === undefined ? path : resolve(initCwd, path);
+}
 
 /**
  * A usage problem: one line on stderr, then the command's exit code for it.

@@ -311,6 +311,35 @@ export function denoMissingMessage(servicePath: string, ownDeno: string): string
 }
 
 /**
+ * Why an installer run needs root, or `undefined` when it does not: the
+ * folders where links or hook point folders go that the invoking user may not
+ * write, and the self-test's switch to the hook's user.
+ *
+ * @example
+ * ```ts
+ * import { rootNeededMessage } from "./install_plan.ts";
+ * rootNeededMessage("alice", ["/usr/libexec"], "vdsm");
+ * // "this needs root: to write in /usr/libexec (user alice may not), and to run the self-test as user vdsm; run it as root: sudo deno task install"
+ * rootNeededMessage("alice", [], undefined); // undefined
+ * ```
+ */
+export function rootNeededMessage(
+  invoker: string,
+  unwritable: readonly string[],
+  hookUser: string | undefined,
+): string | undefined {
+  const reasons = [
+    ...(unwritable.length
+      ? [`to write in ${unwritable.join(", ")} (user ${invoker} may not)`]
+      : []),
+    ...(hookUser ? [`to run the self-test as user ${hookUser}`] : []),
+  ];
+  return reasons.length
+    ? `this needs root: ${reasons.join(", and ")}; run it as root: sudo deno task install`
+    : undefined;
+}
+
+/**
  * The warning when `virsh` is not on the PATH vdsmd runs with.
  *
  * @example

@@ -24,9 +24,7 @@ try {
   const file = `${work}/hook_domxml`;
   Deno.writeTextFileSync(file, before, { mode: 0o600 });
 
-  console.log(
-    `$ extnet_pg=${property} _hook_domxml=FILE ${point}/50_network_nat   (from /, as VDSM runs it)`,
-  );
+  console.log(`VDSM runs: extnet_pg=${property} _hook_domxml=FILE ${point}/50_network_nat`);
   const { code, stderr } = await new Deno.Command(hook, {
     cwd: "/",
     stdin: "null",
@@ -46,7 +44,7 @@ try {
   console.log(`exit ${code}; stderr: ${new TextDecoder().decode(stderr).trim()}\n`);
   const after = Deno.readTextFileSync(file);
   console.log(
-    unifiedDiff(before, after, { from: "samples/vnic.xml", to: "what VDSM gets back" }) ||
+    unifiedDiff(before, after, { from: "samples/vnic.xml", to: "what VDSM gets back" }).trimEnd() ||
       "(the file is unchanged)",
   );
   if (/virsh is not installed/.test(new TextDecoder().decode(stderr))) {
@@ -58,10 +56,12 @@ try {
         "Without the libvirt check (so without what an Open vSwitch network adds), it would\n" +
         `write this; deno task preview samples/vnic.xml --value ${property} --no-libvirt shows it too:\n`,
     );
-    console.log(unifiedDiff(before, alone.xml ?? before, {
-      from: "samples/vnic.xml",
-      to: "the rewrite, libvirt not consulted",
-    }));
+    console.log(
+      unifiedDiff(before, alone.xml ?? before, {
+        from: "samples/vnic.xml",
+        to: "the rewrite, libvirt not consulted",
+      }).trimEnd(),
+    );
   }
 } finally {
   Deno.removeSync(work, { recursive: true });

@@ -8,7 +8,15 @@ import { HOOK_POINTS } from "../lib/hook.ts";
 import { parseEngineConfigOutput, planExtnetPg, renderCommands } from "../admin/engine_config.ts";
 import { PROPERTY_REGEX as EXTNET_PG_REGEX } from "../lib/property.ts";
 import { HOOK_NAME, SYSTEMD_PATH } from "../admin/install_plan.ts";
-import { corpus, ROOT, TEST_NETWORKS_URI } from "./helpers.ts";
+import {
+  corpus,
+  missingCommands,
+  needing,
+  ROOT,
+  TEST_NETWORKS_URI,
+  VIRSH_MISSING,
+  withVirsh,
+} from "./helpers.ts";
 
 interface Run {
   code: number;
@@ -96,16 +104,71 @@ Deno.test("the tasks name their permissions explicitly", () => {
   for (const name of ["preview", "doctor", "engine-config"]) {
     assert.match(
       TASKS[name],
-      new RegExp(`^deno run (--allow-[a-z]+(=[^ ]+)? )+admin\\.ts ${name}$`),
+      new RegExp(`^deno run (-q )?(--allow-[a-z]+(=[^ ]+)? )+admin\\.ts ${name}$`),
     );
     assert.doesNotMatch(TASKS[name], /--allow-all|-A /);
   }
-  assert.doesNotMatch(TASKS["engine-config"], /--allow-(run|write|env|net)/);
+  assert.doesNotMatch(TASKS["engine-config"], /--allow-(run|write|net)/);
+  assert.match(TASKS["engine-config"], /--allow-env=INIT_CWD /);
+});
+
+/**
+ * Runs the real `deno task -q NAME ARGS...` from `cwd` (anywhere: this checkout's deno.json is
+ * named), with PATH `path`.
+ */
+async function realTask(
+  cwd: string,
+  name: string,
+  args: string[],
+  path = Deno.env.get("PATH") ?? "",
+): Promise<Run> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "--config", `${ROOT}deno.json`, name, ...args],
+    cwd,
+    clearEnv: true,
+    env: { PATH: path, NO_COLOR: "1", HOME: Deno.env.get("HOME") ?? "/" },
+    stdin: "null",
+  }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: text(output.stdout), stderr: text(output.stderr) };
+}
+
+Deno.test("file arguments are relative to the folder the task was typed in", async () => {
+  const out = Deno.makeTempDirSync({ prefix: "network-nat-cwd-" });
+  try {
+    Deno.copyFileSync(`${ROOT}samples/vnic.xml`, `${out}/mine.xml`);
+    const preview = await realTask(out, "preview", [
+      "mine.xml",
+      "--value",
+      "br-net",
+      "--no-libvirt",
+      "--output",
+      "after.xml",
+    ]);
+    assert.equal(preview.code, 0, preview.stderr);
+    assert.match(Deno.readTextFileSync(`${out}/after.xml`), /<source network="br-net"\/>/);
+    Deno.copyFileSync(`${ROOT}tests/fixtures/engine-config/extnet-pg-mixed.txt`, `${out}/cdp.txt`);
+    const engine = await realTask(out, "engine-config", ["cdp.txt"]);
+    assert.equal(engine.code, 0, engine.stderr);
+    assert.match(engine.stdout, /^engine-config -s CustomDeviceProperties=/m);
+    const install = await realTask(out, "install", ["--hooks-dir", "hooks", "--dry-run"]);
+    assert.ok(install.stdout.includes(`${out}/hooks/before_device_create/50_network_nat`));
+    const doctor = await realTask(out, "doctor", ["--hooks-dir", "no-such-hooks", "--json"]);
+    assert.ok(doctor.stdout.includes(`"${out}/no-such-hooks does not exist`), doctor.stdout);
+  } finally {
+    Deno.removeSync(out, { recursive: true });
+  }
+});
+
+Deno.test("without virsh, preview prints nothing but the hook's own line", async () => {
+  const args = ["vnic.xml", "--value", "br-net"];
+  const run = await realTask(`${ROOT}samples`, "preview", args, DENO_BIN_DIR);
+  assertOneLine(run, 2, /^network-nat: cannot check libvirt network 'br-net': virsh is not/);
 });
 
 // ---- preview
 
-Deno.test("preview shows the hook's rewrite onto an Open vSwitch portgroup as a unified diff", async () => {
+withVirsh.test("preview shows the hook's rewrite onto an Open vSwitch portgroup as a unified diff", async () => {
   const run = await task("preview", [fixture("vdsm-bridge-mtu.xml"), "--value", "ovs-net:vlan-20"]);
   assert.equal(run.code, 0, run.stderr);
   assert.equal(
@@ -134,7 +197,7 @@ Deno.test("preview shows the hook's rewrite onto an Open vSwitch portgroup as a 
   );
 });
 
-Deno.test("preview --output writes what the hook writes, byte for byte, as the installed hook would", async () => {
+withVirsh.test("preview --output writes what the hook writes, byte for byte, as the installed hook would", async () => {
   const input = corpus("gen-hookinput-nic-hotplug.xml");
   const dir = Deno.makeTempDirSync({ prefix: "network-nat-preview-" });
   try {
@@ -171,7 +234,7 @@ Deno.test("preview --output writes what the hook writes, byte for byte, as the i
   }
 });
 
-Deno.test("preview --output - prints the whole XML; the diff applies with patch", async () => {
+withVirsh.test("preview --output - prints the whole XML; the diff applies with patch", async () => {
   const file = fixture("vdsm-hookinput-device-create-exact.xml");
   const whole = await task("preview", [file, "--value", "br-net", "--output", "-"]);
   assert.equal(whole.code, 0, whole.stderr);
@@ -194,7 +257,7 @@ Deno.test("preview --output - prints the whole XML; the diff applies with patch"
   }
 });
 
-Deno.test("preview prints the hook's refusal line exactly and exits 2", async () => {
+withVirsh.test("preview prints the hook's refusal line exactly and exits 2", async () => {
   const cases: [string, string[], string][] = [
     [
       "gen-hookinput-device-create-extnet-queues-qos.xml",
@@ -243,7 +306,7 @@ Deno.test("preview prints the hook's refusal line exactly and exits 2", async ()
   }
 });
 
-Deno.test("preview at before_device_migrate_destination: a vNIC not on its target is kept, with how to redirect it", async () => {
+withVirsh.test("preview at before_device_migrate_destination: a vNIC not on its target is kept, with how to redirect it", async () => {
   const run = await task("preview", [
     fixture("vdsm-bridge-mtu.xml"),
     "--value",
@@ -259,7 +322,7 @@ Deno.test("preview at before_device_migrate_destination: a vNIC not on its targe
   );
 });
 
-Deno.test("preview of an unplugged vNIC or at migration: no diff, exit 0, said on stderr", async () => {
+withVirsh.test("preview of an unplugged vNIC or at migration: no diff, exit 0, said on stderr", async () => {
   const unplugged = await task("preview", [
     fixture("gen-hookinput-device-create-vdsmdummy.xml"),
     "--value",
@@ -299,7 +362,7 @@ Deno.test("preview --no-libvirt skips the lookup and says so", async () => {
   assert.doesNotMatch(run.stdout, /virtualport/);
 });
 
-Deno.test("preview reports an unreachable libvirt as the hook would", async () => {
+withVirsh.test("preview reports an unreachable libvirt as the hook would", async () => {
   const run = await task("preview", [fixture("vdsm-bridge-mtu.xml"), "--value", "ovs-net"], {
     env: { LIBVIRT_DEFAULT_URI: "test:///nonexistent.xml" },
   });
@@ -329,7 +392,7 @@ Deno.test("preview refuses a file that is not UTF-8 like the hook, exit 2", asyn
   );
 });
 
-Deno.test("preview usage and I/O errors: one line, exit 1", async () => {
+withVirsh.test("preview usage and I/O errors: one line, exit 1", async () => {
   const file = fixture("vdsm-bridge-mtu.xml");
   assertOneLine(
     await task("preview", [file]),
@@ -398,7 +461,7 @@ interface JsonReport {
   }[];
 }
 
-Deno.test("doctor on a ready host: links ok, every network listed with kind and state, exit 0", async () => {
+withVirsh.test("doctor on a ready host: links ok, every network listed with kind and state, exit 0", async () => {
   const hooks = hooksRoot();
   try {
     const run = await doctor(hooks);
@@ -436,7 +499,7 @@ Deno.test("doctor on a ready host: links ok, every network listed with kind and 
   }
 });
 
-Deno.test("doctor --json: missing link, stray copy and a bad --value fail, exit 1", async () => {
+withVirsh.test("doctor --json: missing link, stray copy and a bad --value fail, exit 1", async () => {
   const hooks = hooksRoot();
   try {
     Deno.removeSync(`${hooks}/before_update_device/${HOOK_NAME}`);
@@ -479,7 +542,7 @@ Deno.test("doctor --json: missing link, stray copy and a bad --value fail, exit 
   }
 });
 
-Deno.test("doctor --value checks one target with the hook's lookup", async () => {
+withVirsh.test("doctor --value checks one target with the hook's lookup", async () => {
   const hooks = hooksRoot();
   try {
     const good = await doctor(hooks, ["--value", "ovs-net:vlan-20"]);
@@ -499,7 +562,7 @@ Deno.test("doctor --value checks one target with the hook's lookup", async () =>
   }
 });
 
-Deno.test("doctor --value reports an unreachable libvirt as the hook's refusal", async () => {
+withVirsh.test("doctor --value reports an unreachable libvirt as the hook's refusal", async () => {
   const hooks = hooksRoot();
   try {
     const run = await doctor(hooks, ["--json", "--value", "ovs-net"], {
@@ -535,24 +598,26 @@ Deno.test("doctor fails without deno on vdsmd's PATH, a hooks root or libvirt", 
   assert.deepEqual(report.networks, []);
 });
 
-Deno.test(
-  "doctor checks libvirt as the hook's user when run as root",
-  { ignore: Deno.uid() !== 0 },
-  async () => {
-    const hooks = hooksRoot();
-    try {
-      const run = await doctor(hooks, ["--user", "nobody", "--json"]);
-      const report: JsonReport = JSON.parse(run.stdout);
-      const libvirt = report.findings.filter((f) => f.check === "libvirt");
-      assert.deepEqual(libvirt.map((f) => f.status), ["ok"], run.stdout);
-      assert.match(libvirt[0].message, /as user nobody: 5 networks$/);
-    } finally {
-      Deno.removeSync(hooks, { recursive: true });
-    }
+Deno.test(needing(
+  Deno.uid() === 0 ? VIRSH_MISSING ?? missingCommands("setpriv") : "needs root",
+  {
+    name: "doctor checks libvirt as the hook's user when run as root",
+    fn: async () => {
+      const hooks = hooksRoot();
+      try {
+        const run = await doctor(hooks, ["--user", "nobody", "--json"]);
+        const report: JsonReport = JSON.parse(run.stdout);
+        const libvirt = report.findings.filter((f) => f.check === "libvirt");
+        assert.deepEqual(libvirt.map((f) => f.status), ["ok"], run.stdout);
+        assert.match(libvirt[0].message, /as user nobody: 5 networks$/);
+      } finally {
+        Deno.removeSync(hooks, { recursive: true });
+      }
+    },
   },
-);
+));
 
-Deno.test("doctor warns about running vNICs that are not where their profile says", async () => {
+withVirsh.test("doctor warns about running vNICs that are not where their profile says", async () => {
   const hooks = hooksRoot();
   try {
     const env = { LIBVIRT_DEFAULT_URI: `test://${ROOT}tests/fixtures/live/running-host.xml` };

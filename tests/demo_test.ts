@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ROOT } from "./helpers.ts";
+import { ROOT, withVirsh } from "./helpers.ts";
 
 const TASKS: Record<string, string> = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks;
 
@@ -15,7 +15,7 @@ async function demo(path: string): Promise<{ code: number; stdout: string }> {
   return { code: output.code, stdout: new TextDecoder().decode(output.stdout) };
 }
 
-Deno.test("the demo shows the hook redirecting the bundled vNIC onto its Open vSwitch VLAN", async () => {
+withVirsh.test("the demo shows the hook redirecting the bundled vNIC onto its Open vSwitch VLAN", async () => {
   const { code, stdout } = await demo(Deno.env.get("PATH") ?? "/usr/bin:/bin");
   assert.equal(code, 0);
   assert.match(

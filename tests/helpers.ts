@@ -12,6 +12,55 @@ import type { Target } from "../lib/property.ts";
 import { NetworkNotFound } from "../lib/refusal.ts";
 import { attribute, parseXml, type XmlElement } from "../lib/xml.ts";
 
+/** Whether this is CI's run (`CI=true`), which installs what every test needs. */
+export const IN_CI = Deno.env.get("CI") === "true";
+
+/**
+ * A test that needs something this machine may lack (root, a package, a user),
+ * `missing` saying what (`undefined`: nothing is). Without it the test is
+ * reported as ignored, the reason in its name; under `CI=true` it runs and
+ * fails with that reason instead, since CI must run every test.
+ */
+export function needing(
+  missing: string | undefined,
+  test: Deno.TestDefinition,
+): Deno.TestDefinition {
+  if (missing === undefined) return test;
+  if (!IN_CI) return { ...test, name: `${test.name} (skipped: ${missing})`, ignore: true };
+  return {
+    ...test,
+    fn: () => {
+      throw new Error(`this test cannot run here: ${missing}`);
+    },
+  };
+}
+
+/** The commands among `names` found neither on PATH nor in /usr/sbin, /sbin: "needs a, b". */
+export function missingCommands(...names: string[]): string | undefined {
+  const path = `${Deno.env.get("PATH") ?? ""}:/usr/sbin:/sbin`.split(":").filter(Boolean);
+  const missing = names.filter((name) =>
+    !path.some((dir) => {
+      try {
+        const { isFile, mode } = Deno.statSync(`${dir}/${name}`);
+        return isFile && (mode! & 0o111) !== 0;
+      } catch {
+        return false;
+      }
+    })
+  );
+  return missing.length ? `needs ${missing.join(", ")}` : undefined;
+}
+
+/** Why the tests that run virsh cannot run here, or `undefined` when they can. */
+export const VIRSH_MISSING = missingCommands("virsh")?.concat(" (package libvirt-clients)");
+
+/** `withVirsh.test(name, fn)`: `Deno.test(name, fn)` for a test that runs virsh ({@linkcode needing}). */
+export const withVirsh = {
+  test(name: string, fn: () => Promise<void>): void {
+    Deno.test(needing(VIRSH_MISSING, { name, fn }));
+  },
+};
+
 /** The checkout's root directory. */
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 

@@ -5,7 +5,8 @@
  * then every installed hook runs as that user, with no network, from cwd `/`,
  * stdin `/dev/null` and VDSM's environment convention, on real captured inputs.
  *
- * Without root the test is skipped, unless `CI=true`: then it runs and fails.
+ * Without root or its tools the test is ignored, with the reason, unless
+ * `CI=true`: then it runs and fails with the reason.
  */
 
 import assert from "node:assert/strict";
@@ -13,7 +14,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HOOK_POINTS, type HookPoint } from "../lib/hook.ts";
 import { HOOK_NAME, SYSTEMD_PATH } from "../admin/install_plan.ts";
-import { copyCheckout } from "./helpers.ts";
+import { copyCheckout, missingCommands, needing } from "./helpers.ts";
 
 const CHECKOUT = dirname(dirname(fileURLToPath(import.meta.url)));
 const CORPUS = `${CHECKOUT}/tests/fixtures/corpus`;
@@ -30,7 +31,10 @@ function commandOutput(command: string, args: string[]): { code: number; text: s
 }
 
 const IS_ROOT = commandOutput("id", ["-u"]).text === "0";
-const IN_CI = Deno.env.get("CI") === "true";
+/** What the first test needs that is missing here: root and the tools to make a user. */
+const MISSING = IS_ROOT
+  ? missingCommands("useradd", "userdel", "unshare", "setpriv", "virsh", "getent")
+  : "needs root (to create a user, unshare -n and setpriv)";
 
 const UNSHARE = commandOutput("sh", ["-c", "command -v unshare"]).text;
 const SETPRIV = commandOutput("sh", ["-c", "command -v setpriv"]).text;
@@ -94,21 +98,11 @@ function run(
   }));
 }
 
-Deno.test({
-  name: IS_ROOT || IN_CI
-    ? "install integration: real user, offline install, hooks run as VDSM runs them under unshare -n"
-    : "install integration: SKIPPED (needs root; CI=true makes it run and fail without root)",
-  ignore: !IS_ROOT && !IN_CI,
+Deno.test(needing(MISSING, {
+  name:
+    "install integration: real user, offline install, hooks run as VDSM runs them under unshare -n",
   sanitizeResources: false,
   fn: async () => {
-    assert.ok(IS_ROOT, "this test needs root (to create a user, unshare -n and setpriv)");
-    for (const tool of ["useradd", "userdel", "unshare", "setpriv", "virsh", "getent"]) {
-      assert.equal(
-        commandOutput("sh", ["-c", `command -v ${tool}`]).code,
-        0,
-        `${tool} is missing (util-linux, passwd, libvirt-clients)`,
-      );
-    }
     const temp = Deno.makeTempDirSync({ prefix: "nnat-integration." });
     Deno.chmodSync(temp, 0o755);
     const name = `nnat-test-${crypto.randomUUID().slice(0, 4)}`;
@@ -288,15 +282,11 @@ Deno.test({
       Deno.removeSync(temp, { recursive: true });
     }
   },
-});
+}));
 
-Deno.test({
-  name: IS_ROOT || IN_CI
-    ? "install integration: `deno task install` starts offline with an empty Deno cache"
-    : "install integration: SKIPPED `deno task install` offline (needs root for unshare -n)",
-  ignore: !IS_ROOT && !IN_CI,
+Deno.test(needing(IS_ROOT ? missingCommands("unshare") : "needs root (for unshare -n)", {
+  name: "install integration: `deno task install` starts offline with an empty Deno cache",
   fn: async () => {
-    assert.ok(IS_ROOT, "this test needs root (for unshare -n)");
     const temp = Deno.makeTempDirSync({ prefix: "nnat-offline." });
     try {
       const checkout = `${temp}/network-nat`;
@@ -324,4 +314,4 @@ Deno.test({
       Deno.removeSync(temp, { recursive: true });
     }
   },
-});
+}));

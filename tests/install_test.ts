@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { copyCheckout } from "./helpers.ts";
+import { copyCheckout, missingCommands, needing, readableCheckout, withVirsh } from "./helpers.ts";
 import { accessProblems, type Account, deniedAccess, parentsOf } from "../admin/access.ts";
 import { HOOK_POINTS } from "../lib/hook.ts";
 import { readInterface } from "../lib/interface.ts";
@@ -341,6 +341,9 @@ const DENO = Deno.execPath();
 const ME = new TextDecoder().decode(
   new Deno.Command("id", { args: ["-un"], stdout: "piped" }).outputSync().stdout,
 ).trim();
+const HAS_NOBODY = new Deno.Command("getent", { args: ["passwd", "nobody"], stdout: "null" })
+  .outputSync().success;
+const AM_ROOT = Deno.uid() === 0;
 // Deno may live outside systemd's PATH here (e.g. ~/.deno/bin in CI); put it first.
 const SERVICE_PATH = `${dirname(DENO)}:${SYSTEMD_PATH}`;
 
@@ -413,7 +416,7 @@ async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("install: fresh install links every hook point, self-tests and prints the engine steps", async () => {
+withVirsh.test("install: fresh install links every hook point, self-tests and prints the engine steps", async () => {
   await withRoot(async (root) => {
     const result = await installInto(root);
     assert.equal(result.code, 0, result.stdout + result.stderr);
@@ -429,7 +432,7 @@ Deno.test("install: fresh install links every hook point, self-tests and prints 
   });
 });
 
-Deno.test("install: a second run changes nothing and says so", async () => {
+withVirsh.test("install: a second run changes nothing and says so", async () => {
   await withRoot(async (root) => {
     assert.equal((await installInto(root)).code, 0);
     const before = snapshot(root);
@@ -471,7 +474,7 @@ Deno.test("install: a foreign file or link at the name is a conflict; nothing ch
   });
 });
 
-Deno.test("install: --force replaces a foreign entry and keeps it as a dot file", async () => {
+withVirsh.test("install: --force replaces a foreign entry and keeps it as a dot file", async () => {
   await withRoot(async (root) => {
     Deno.mkdirSync(`${root}/before_nic_hotplug`, { recursive: true });
     Deno.writeTextFileSync(`${root}/before_nic_hotplug/${HOOK_NAME}`, "foreign\n");
@@ -489,7 +492,7 @@ Deno.test("install: --force replaces a foreign entry and keeps it as a dot file"
   });
 });
 
-Deno.test("install: --uninstall removes our links and leaves foreign files alone", async () => {
+withVirsh.test("install: --uninstall removes our links and leaves foreign files alone", async () => {
   await withRoot(async (root) => {
     assert.equal((await installInto(root)).code, 0);
     Deno.writeTextFileSync(`${root}/before_device_create/10_foreign`, "#!/bin/sh\n");
@@ -584,6 +587,85 @@ Deno.test("install: a failed self-test rolls this run back", async () => {
   }
 });
 
+Deno.test("install: a failed step names its path; the rollback says only what it undid", async () => {
+  await withRoot(async (root) => {
+    // A hook point "folder" that is a dangling link: the installer sees no folder there, and
+    // its mkdir fails after the other three hook points are done.
+    Deno.mkdirSync(root);
+    const blocked = `${root}/before_device_migrate_destination`;
+    Deno.symlinkSync(`${root}/nowhere`, blocked);
+    const result = await installInto(root);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stderr, new RegExp(`^failed: .*mkdir '${blocked}'$`, "m"));
+    const rollback = result.stdout.split("\n").filter((line) => line.startsWith("rollback:"));
+    const others = ["before_update_device", "before_nic_hotplug", "before_device_create"];
+    assert.deepEqual(
+      rollback,
+      others.flatMap((point) => [
+        `rollback: removed   ${root}/${point}/${HOOK_NAME}`,
+        `rollback: removed   directory ${root}/${point}`,
+      ]),
+    );
+    assert.deepEqual(snapshot(root), [`${blocked} -> ${root}/nowhere`]);
+  });
+});
+
+Deno.test(needing(
+  AM_ROOT ? (HAS_NOBODY ? missingCommands("setpriv") : "needs user nobody") : undefined,
+  {
+    name: "install: without root, it says first that it needs root, and what for",
+    fn: async () => {
+      await withRoot(async (root) => {
+        // A hook root this user may not write in, as /usr/libexec is to a normal user.
+        Deno.mkdirSync(root, { mode: 0o755 });
+        Deno.chmodSync(`${root}/..`, 0o755);
+        if (!AM_ROOT) Deno.chmodSync(root, 0o555);
+        const checkout = readableCheckout();
+        const asNobody = AM_ROOT
+          ? ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+          : [];
+        const [command, ...args] = [
+          ...asNobody,
+          DENO,
+          "run",
+          "--allow-read",
+          "--allow-write",
+          "--allow-env=INIT_CWD",
+          "--allow-run",
+          "--allow-sys=uid",
+          `${checkout}install.ts`,
+          "--hooks-dir",
+          `${root}/vdsm/hooks`,
+          "--service-path",
+          SERVICE_PATH,
+        ];
+        const output = await new Deno.Command(command, {
+          args,
+          cwd: "/",
+          env: { NO_COLOR: "1" },
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const stderr = new TextDecoder().decode(output.stderr);
+        const stdout = new TextDecoder().decode(output.stdout);
+        assert.equal(output.code, 1, stdout + stderr);
+        assert.match(
+          stderr,
+          new RegExp(`^refused:  this needs root: to write in ${root} \\(user \\S+ may not\\)`),
+        );
+        assert.match(
+          stderr,
+          /run it as root: sudo deno task install\nrefused: {2}nothing was changed\n$/,
+        );
+        assert.doesNotMatch(stdout, /^ok /m, "said before the other checks");
+        if (!AM_ROOT) Deno.chmodSync(root, 0o755);
+        assert.deepEqual(snapshot(root), []);
+      });
+    },
+  },
+));
+
 Deno.test("install: another executable of this project in a hook folder is refused", async () => {
   await withRoot(async (root) => {
     Deno.mkdirSync(`${root}/after_vm_start`, { recursive: true });
@@ -594,10 +676,6 @@ Deno.test("install: another executable of this project in a hook folder is refus
     assert.match(result.stderr, /--uninstall/);
   });
 });
-
-const HAS_NOBODY = new Deno.Command("getent", { args: ["passwd", "nobody"], stdout: "null" })
-  .outputSync().success;
-const AM_ROOT = Deno.uid() === 0;
 
 Deno.test({
   name: "install: a checkout the hook's user cannot read is refused, naming the path",

@@ -4,45 +4,32 @@
  * tests/libvirt/sandbox.sh: where a vNIC lands, which VLAN its port really
  * carries, and what the hook refuses before libvirt would go wrong.
  *
- * Needs root and the packages; skipped without them, except under CI
- * (CI=true), where it must run.
+ * Needs root and the packages (`tests/libvirt/sandbox.sh --check` says what is
+ * missing); ignored without them, with the reason, except under CI (CI=true),
+ * where it must run.
  */
 
 import assert from "node:assert/strict";
 import { HOOK_POINTS } from "../lib/hook.ts";
-import { corpus, readableCheckout, ROOT } from "./helpers.ts";
+import { corpus, needing, readableCheckout, ROOT } from "./helpers.ts";
 
 const NOBODY = 65534;
 const SANDBOX = `${ROOT}tests/libvirt/sandbox.sh`;
-const NEEDED = [
-  "unshare",
-  "nsenter",
-  "setpriv",
-  "libvirtd",
-  "virsh",
-  "ovs-vswitchd",
-  "qemu-system-x86_64",
-];
 
-function whyNot(): string | undefined {
-  if (Deno.uid() !== 0) return "needs root";
-  const path = `${Deno.env.get("PATH") ?? ""}:/usr/sbin:/sbin`.split(":");
-  const missing = NEEDED.filter((bin) =>
-    !path.some((dir) => {
-      try {
-        return Deno.statSync(`${dir}/${bin}`).isFile;
-      } catch {
-        return false;
-      }
-    })
-  );
-  return missing.length ? `needs ${missing.join(", ")} (tests/libvirt/packages.txt)` : undefined;
+/** What this host lacks for the sandbox, as the sandbox itself says (`undefined`: nothing). */
+function sandboxMissing(): string | undefined {
+  const check = new Deno.Command(SANDBOX, { args: ["--check"], stderr: "inherit" }).outputSync();
+  if (check.success) return undefined;
+  const said = new TextDecoder().decode(check.stdout).trim();
+  return said || `sandbox.sh --check exited ${check.code}`;
 }
 
-const unavailable = whyNot();
-const ignore = unavailable !== undefined && Deno.env.get("CI") !== "true";
-const suffix = ignore ? ` (skipped: ${unavailable})` : "";
-const options = { ignore, sanitizeOps: false, sanitizeResources: false };
+const MISSING = sandboxMissing();
+
+/** A test against the sandbox: ignored, with the reason, where it cannot run (except in CI). */
+function test(name: string, fn: () => Promise<void>): void {
+  Deno.test(needing(MISSING, { name, fn, sanitizeOps: false, sanitizeResources: false }));
+}
 
 /** The running sandbox: its namespace's first process, and a scratch tree for the hook. */
 interface Sandbox {
@@ -53,29 +40,41 @@ interface Sandbox {
 
 let sandbox: Promise<Sandbox> | undefined;
 
+/** A scratch tree that goes when this test process ends, whatever the tests did. */
+function workTree(): string {
+  const work = Deno.makeTempDirSync({ prefix: "network-nat-libvirt-" });
+  globalThis.addEventListener("unload", () => Deno.removeSync(work, { recursive: true }));
+  Deno.chmodSync(work, 0o755);
+  for (const point of HOOK_POINTS) {
+    Deno.mkdirSync(`${work}/hooks/${point}`, { recursive: true });
+    Deno.symlinkSync(`${readableCheckout()}main.ts`, `${work}/hooks/${point}/50_network_nat`);
+  }
+  for (const dir of ["home", "tmp"]) {
+    Deno.mkdirSync(`${work}/${dir}`);
+    Deno.chownSync(`${work}/${dir}`, NOBODY, NOBODY);
+  }
+  return work;
+}
+
 function startSandbox(): Promise<Sandbox> {
-  if (unavailable) throw new Error(`the libvirt sandbox cannot run here: ${unavailable}`);
   return sandbox ??= (async () => {
-    const work = Deno.makeTempDirSync({ prefix: "network-nat-libvirt-" });
-    Deno.chmodSync(work, 0o755);
-    for (const point of HOOK_POINTS) {
-      Deno.mkdirSync(`${work}/hooks/${point}`, { recursive: true });
-      Deno.symlinkSync(`${readableCheckout()}main.ts`, `${work}/hooks/${point}/50_network_nat`);
-    }
-    for (const dir of ["home", "tmp"]) {
-      Deno.mkdirSync(`${work}/${dir}`);
-      Deno.chownSync(`${work}/${dir}`, NOBODY, NOBODY);
-    }
-    // The sandbox lives until its standard input closes: at the last test, or when this process ends.
+    const work = workTree();
+    // The sandbox lives until its standard input closes: at the last test, or when this process
+    // ends. Its logs go with it (a failed start prints their end, which the error below carries).
     const process = new Deno.Command(SANDBOX, {
       args: ["sh", "-c", "echo ready; exec cat >/dev/null"],
+      env: { SANDBOX_KEEP: Deno.env.get("SANDBOX_KEEP") ?? "0" },
       stdin: "piped",
       stdout: "piped",
-      stderr: "inherit",
+      stderr: "piped",
     }).spawn();
+    const stderr = new Response(process.stderr).text();
     const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
     const { value } = await reader.read();
-    if (!value?.startsWith("ready")) throw new Error(`the sandbox did not start: ${value}`);
+    if (!value?.startsWith("ready")) {
+      const { code } = await process.status;
+      throw new Error(`the sandbox did not start (exit code ${code}):\n${await stderr}`);
+    }
     await reader.cancel();
     // sandbox.sh → unshare → the namespace's first process (Deno may read /proc only with -A).
     const child = async (pid: number) => {
@@ -179,24 +178,22 @@ const UPDATE = noFilter(corpus("gen-hookinput-update-device-started-here.xml"));
 const HOTPLUG = noFilter(corpus("gen-hookinput-nic-hotplug.xml"));
 const VM = "extnet-vm";
 
-Deno.test(
-  `a VM started with the hook's output lands on its Open vSwitch VLAN${suffix}`,
-  options,
+test(
+  `a VM started with the hook's output lands on its Open vSwitch VLAN`,
   async () => {
     await startVm(VM, [await hooked("before_device_create", START, "ovs-net:vlan-20")]);
     assert.equal((await portOf(VM, "56:6f:1a:2b:00:01")).tag, "20");
   },
 );
 
-Deno.test(`a hot-plugged vNIC lands on its Open vSwitch VLAN${suffix}`, options, async () => {
+test(`a hot-plugged vNIC lands on its Open vSwitch VLAN`, async () => {
   const xml = await hooked("before_nic_hotplug", HOTPLUG, "ovs-net:vlan-10");
   await inside("virsh", "-q", "attach-device", VM, await scratchFile("hotplug.xml", xml), "--live");
   assert.equal((await portOf(VM, "56:6f:1a:2b:00:04")).tag, "10");
 });
 
-Deno.test(
-  `live updates keep the vNIC on its port and follow a portgroup change${suffix}`,
-  options,
+test(
+  `live updates keep the vNIC on its port and follow a portgroup change`,
   async () => {
     const update = async (xml: string, extnetPg: string) => {
       const hookedXml = await hooked("before_update_device", xml, extnetPg);
@@ -225,9 +222,8 @@ async function liveInterface(vm: string, mac: string): Promise<string> {
   return found;
 }
 
-Deno.test(
-  `the migration destination keeps a vNIC moved by a live profile change, with one line${suffix}`,
-  options,
+test(
+  `the migration destination keeps a vNIC moved by a live profile change, with one line`,
   async () => {
     const xml = await liveInterface(VM, "56:6f:1a:2b:00:01");
     // VDSM's record still says vlan-20: it is saved before the update's custom properties.
@@ -241,9 +237,8 @@ Deno.test(
   },
 );
 
-Deno.test(
-  `without the hook, libvirt refuses VDSM's update on Open vSwitch${suffix}`,
-  options,
+test(
+  `without the hook, libvirt refuses VDSM's update on Open vSwitch`,
   async () => {
     const file = await scratchFile("unhooked.xml", UPDATE);
     const run = await insideRaw(["virsh", "-q", "update-device", VM, file, "--live"]);
@@ -252,9 +247,8 @@ Deno.test(
   },
 );
 
-Deno.test(
-  `vNICs land on Linux-bridge and NAT networks with their network filter${suffix}`,
-  options,
+test(
+  `vNICs land on Linux-bridge and NAT networks with their network filter`,
   async () => {
     const exact = corpus("vdsm-hookinput-device-create-exact.xml");
     const bridged = await hooked("before_device_create", exact, "br-net:vlan-20");
@@ -273,9 +267,8 @@ Deno.test(
   },
 );
 
-Deno.test(
-  `the hook refuses, with its own message, what libvirt would get wrong${suffix}`,
-  options,
+test(
+  `the hook refuses, with its own message, what libvirt would get wrong`,
   async () => {
     const cases: [string, string, string, RegExp][] = [
       [
@@ -316,16 +309,15 @@ Deno.test(
   },
 );
 
-Deno.test(`the migration destination accepts a network it has${suffix}`, options, async () => {
+test(`the migration destination accepts a network it has`, async () => {
   const xml = corpus("gen-hookinput-device-migrate-destination.xml");
   const run = await hook("before_device_migrate_destination", xml, "ovs-net:vlan-20");
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.xml, xml);
 });
 
-Deno.test(
-  `doctor names the running vNICs that are not where their profile says${suffix}`,
-  options,
+test(
+  `doctor names the running vNICs that are not where their profile says`,
   async () => {
     const { work } = await startSandbox();
     // A VM started before the hook was installed keeps its vNIC on the oVirt bridge.
@@ -406,11 +398,10 @@ Deno.test(
   },
 );
 
-Deno.test(`the sandbox stops, leaving nothing behind${suffix}`, options, async () => {
-  const { process, work } = await startSandbox();
+test(`the sandbox stops, leaving nothing behind`, async () => {
+  const { process } = await startSandbox();
   await process.stdin.close();
   assert.equal((await process.status).code, 0);
-  Deno.removeSync(work, { recursive: true });
   const { stdout } = await new Deno.Command("ip", { args: ["-o", "link", "show"] }).output();
   assert.doesNotMatch(new TextDecoder().decode(stdout), /ovsbr0|brnet0|virbr0|vnet\d/);
 });

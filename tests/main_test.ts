@@ -14,6 +14,7 @@ import {
   live,
   readableCheckout,
   TEST_NETWORKS_URI,
+  withVirsh,
 } from "./helpers.ts";
 
 const IS_ROOT = Deno.uid() === 0;
@@ -121,7 +122,7 @@ Deno.test("without extnet_pg exits 0 at once, the file untouched, even with no d
   }
 });
 
-Deno.test("redirects a vNIC at VM start, hot-plug and update through the hook links", async () => {
+withVirsh.test("redirects a vNIC at VM start, hot-plug and update through the hook links", async () => {
   const cases: [string, string][] = [
     ["before_device_create", "gen-hookinput-device-create-extnet-queues-qos.xml"],
     ["before_nic_hotplug", "gen-hookinput-nic-hotplug.xml"],
@@ -145,7 +146,7 @@ Deno.test("redirects a vNIC at VM start, hot-plug and update through the hook li
   }
 });
 
-Deno.test("adds the Open vSwitch port id and VLAN when the target network is Open vSwitch", async () => {
+withVirsh.test("adds the Open vSwitch port id and VLAN when the target network is Open vSwitch", async () => {
   const input = corpus("gen-hookinput-nic-hotplug.xml").replace(/<filterref[^>]*>/, "");
   const run = await runInstalledHook("before_nic_hotplug", input, { extnet_pg: "ovs-net:vlan-20" });
   assert.equal(run.code, 0, run.stderr);
@@ -155,7 +156,7 @@ Deno.test("adds the Open vSwitch port id and VLAN when the target network is Ope
   );
 });
 
-Deno.test("refuses with exit 2 and one line, leaving the file untouched", async () => {
+withVirsh.test("refuses with exit 2 and one line, leaving the file untouched", async () => {
   const hotplug = corpus("gen-hookinput-nic-hotplug.xml");
   const cases: [string, string, Record<string, string>, RegExp][] = [
     ["before_device_create", hotplug, { extnet_pg: "ovs-net:vlan-2" }, /no portgroup 'vlan-2'/],
@@ -216,7 +217,7 @@ Deno.test("refuses a device file that is not UTF-8", async () => {
   }
 });
 
-Deno.test("at the migration destination checks the network and leaves the file as it is", async () => {
+withVirsh.test("at the migration destination checks the network and leaves the file as it is", async () => {
   const input = corpus("gen-hookinput-device-migrate-destination.xml");
   const run = await runInstalledHook("before_device_migrate_destination", input, {
     extnet_pg: "ovs-net:vlan-20",
@@ -361,7 +362,7 @@ Deno.test("at a live update still refuses a network libvirt says does not exist"
   assertRefused(run, input, /libvirt network 'gone' does not exist on this host/);
 });
 
-Deno.test("runs as 'deno run' with explicit permissions, and says which one is missing", async () => {
+withVirsh.test("runs as 'deno run' with explicit permissions, and says which one is missing", async () => {
   const input = corpus("gen-hookinput-nic-hotplug.xml");
   const deno = ["deno", "run", "--allow-env", "--allow-read", "--allow-write"];
   const ok = await runInstalledHook("", input, { extnet_pg: "br-net" }, {
@@ -420,7 +421,7 @@ function otherHost(name: string, change: (networks: string) => string): string {
   return `test://${file}`;
 }
 
-Deno.test("at the migration destination keeps what the migration cannot change, with one log line", async () => {
+withVirsh.test("at the migration destination keeps what the migration cannot change, with one log line", async () => {
   // Live XML captured from a real libvirtd (tests/fixtures/live), and extnet_pg as VDSM's record.
   const cases: [string, string, RegExp][] = [
     ["started-ovs-net-vlan-20.xml", "ovs-net:vlan-20", /ovs-net:vlan-20 .* is ready on this host/],
@@ -449,7 +450,7 @@ Deno.test("at the migration destination keeps what the migration cannot change, 
   }
 });
 
-Deno.test("at the migration destination refuses when this host cannot give the vNIC its port", async () => {
+withVirsh.test("at the migration destination refuses when this host cannot give the vNIC its port", async () => {
   const vlan20 = "<portgroup name='vlan-20'>\n      <vlan><tag id='20'/></vlan>\n    </portgroup>";
   // [live capture, this host's libvirt, the refusal]
   const cases: [string, string, RegExp][] = [

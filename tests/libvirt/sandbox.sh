@@ -2,6 +2,7 @@
 # Real-libvirt sandbox for integration tests.
 #
 #   sudo tests/libvirt/sandbox.sh COMMAND [ARGS...]
+#   tests/libvirt/sandbox.sh --check   # prints what this host lacks for it; exit 125 if anything
 #
 # Runs COMMAND (as root) inside private mount/net/pid/ipc/uts namespaces where
 # ovsdb-server, ovs-vswitchd and libvirtd (QEMU driver, TCG) are running, with the
@@ -12,7 +13,7 @@
 #
 # Exits with COMMAND's exit code (125 if the sandbox could not be set up).
 # Quiet on success. Daemon logs go to a temp dir (printed on failure and kept when
-# the exit code is non-zero; set SANDBOX_KEEP=1 to keep it always).
+# the exit code is non-zero; set SANDBOX_KEEP=1 to keep it always, SANDBOX_KEEP=0 never).
 #
 # Inside COMMAND: LIBVIRT_DEFAULT_URI=qemu:///system, SANDBOX_DIR=<that temp dir>,
 # SANDBOX_HOME=<this directory>. Packages: see packages.txt next to this file.
@@ -28,14 +29,32 @@ die() { echo "sandbox: $*" >&2; exit "$SETUP_FAILED"; }
 # ----------------------------------------------------------------------------
 # Outside: create the log dir, enter the namespaces, clean up afterwards.
 # ----------------------------------------------------------------------------
-if [[ "${_SANDBOX_INNER:-}" != 1 ]]; then
-  [[ $# -ge 1 ]] || { echo "usage: $0 COMMAND [ARGS...]" >&2; exit 2; }
-  [[ $EUID -eq 0 ]] || die "must run as root"
-  for bin in unshare libvirtd virsh ovsdb-server ovs-vswitchd ovs-vsctl ip qemu-system-x86_64 xmllint dnsmasq iptables; do
-    command -v "$bin" >/dev/null || die "missing $bin (apt-get install -y --no-install-recommends \$(cat $HERE/packages.txt))"
+# What the sandbox needs and this host lacks, as one line ("" when nothing is missing).
+missing_prerequisites() {
+  local packaged=() bin
+  for bin in unshare nsenter setpriv libvirtd virsh ovsdb-server ovs-vswitchd ovs-vsctl ip \
+    qemu-system-x86_64 xmllint dnsmasq iptables; do
+    command -v "$bin" >/dev/null || packaged+=("$bin")
   done
   [[ -e /etc/libvirt/nwfilter/no-mac-spoofing.xml ]] ||
-    die "missing libvirt's standard nwfilters (apt-get install libvirt-daemon-config-nwfilter)"
+    packaged+=("libvirt's nwfilters (/etc/libvirt/nwfilter)")
+  local missing=()
+  [[ $EUID -eq 0 ]] || missing+=("root")
+  [[ ${#packaged[@]} -eq 0 ]] ||
+    missing+=("$(IFS=,; echo "${packaged[*]}" | sed 's/,/, /g') (packages: tests/libvirt/packages.txt)")
+  [[ ${#missing[@]} -eq 0 ]] || echo "needs $(IFS=';'; echo "${missing[*]}" | sed 's/;/; /g')"
+}
+
+if [[ "${_SANDBOX_INNER:-}" != 1 ]]; then
+  [[ $# -ge 1 ]] || { echo "usage: $0 --check | COMMAND [ARGS...]" >&2; exit 2; }
+  missing=$(missing_prerequisites)
+  if [[ $1 == --check ]]; then
+    # For the tests: say what is missing and exit 125, or exit 0 quietly.
+    [[ -z $missing ]] || { echo "$missing"; exit "$SETUP_FAILED"; }
+    exit 0
+  fi
+  [[ -z $missing ]] ||
+    die "$missing (as root: apt-get install -y --no-install-recommends \$(cat $HERE/packages.txt))"
   work=$(mktemp -d "${TMPDIR:-/tmp}/libvirt-sandbox.XXXXXX")
   # unshare ignores SIGINT/SIGTERM while it waits for its child, so run it in the
   # background (stdin kept) and, on a signal, SIGKILL the namespace's PID 1 (the
@@ -62,7 +81,7 @@ if [[ "${_SANDBOX_INNER:-}" != 1 ]]; then
     kill -0 "$child" 2>/dev/null || break
   done
   [[ -z $killed_by ]] || rc=$killed_by
-  if [[ $rc -eq 0 && "${SANDBOX_KEEP:-}" != 1 ]]; then
+  if [[ "${SANDBOX_KEEP:-}" == 0 || ($rc -eq 0 && "${SANDBOX_KEEP:-}" != 1) ]]; then
     rm -rf "$work"
   else
     echo "sandbox: exit code $rc; logs kept in $work" >&2
