@@ -306,7 +306,7 @@ function compareNetwork(name: string, reports: readonly HostReport[]): NetworkRo
     if (off.length < present.length || missing.length) {
       differences.push(`${name} is ${word} on ${listHosts(off)}: ${fix} there`);
     } else {
-      notes.push(`${name} is ${word} on every host`);
+      notes.push(`${name} is ${word} on every host: ${fix} on each, if vNICs use it`);
     }
   }
   return { name, hosts, differences, notes };

@@ -186,8 +186,8 @@ Deno.test("fleet: a state shared by every host is a note, not a difference", () 
   assert.equal(fleet.agree, true);
   const row = fleet.networks.find((n) => n.name === "default")!;
   assert.deepEqual(row.notes, [
-    "default is inactive on every host",
-    "default is not autostarted on every host",
+    "default is inactive on every host: virsh net-start default on each, if vNICs use it",
+    "default is not autostarted on every host: virsh net-autostart default on each, if vNICs use it",
   ]);
   assert.deepEqual(fleet.values, []);
 });
