@@ -197,9 +197,10 @@ function definition(network: Network): string {
   ]);
 }
 
+// Names up to three hosts, then how many more: a line per difference, even on a big cluster.
 function listHosts(hosts: readonly string[]): string {
-  return hosts.length > 3 ? `${hosts.slice(0, 3).join(", ")} (+${hosts.length - 3})` : hosts
-    .join(", ");
+  const more = hosts.length > 3 ? ` (+${hosts.length - 3})` : "";
+  return hosts.slice(0, 3).join(", ") + more;
 }
 
 // What differs in `network` from `reference`, one phrase each.
@@ -461,7 +462,9 @@ export function compareFleet(reports: readonly HostReport[]): Fleet {
     }
     seen.set(report.host, report.file);
   }
-  const names = [...new Set(reports.flatMap((r) => r.networks.map((n) => n.name)))];
+  // A host whose libvirt could not be read has no networks to compare, whatever its report says.
+  const readable = reports.filter((r) => r.libvirt.error === undefined);
+  const names = [...new Set(readable.flatMap((r) => r.networks.map((n) => n.name)))];
   const networks = names.map((name) => compareNetwork(name, reports));
   const hooks = Object.fromEntries(reports.map((r) => [r.host, hookCells(r)]));
   const problems = hostProblems(reports, hooks);
