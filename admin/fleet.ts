@@ -527,7 +527,7 @@ const CELL_TEXT: Record<NetworkCell, string> = {
  * renderFleet({ hosts: ["hv1"], agree: true, networks: [], hooks: {
  *   hv1: { links: "4/4", deno: "2.9.6", doctorFailures: 0 },
  * }, hostProblems: [], values: [] }).split("\n")[0];
- * // "network-nat fleet: 1 host agree"
+ * // "network-nat fleet: 1 host ready"
  * ```
  */
 export function renderFleet(fleet: Fleet, width = 80): string {
@@ -555,7 +555,10 @@ export function renderFleet(fleet: Fleet, width = 80): string {
     2;
   const perBlock = Math.max(1, Math.floor((width - first) / column));
   const count = `${fleet.hosts.length} host${fleet.hosts.length === 1 ? "" : "s"}`;
-  const lines = [`network-nat fleet: ${count} ${fleet.agree ? "agree" : "DIFFER"}`];
+  const verdict = fleet.hosts.length === 1
+    ? (fleet.agree ? "ready" : "NOT ready")
+    : (fleet.agree ? "agree" : "DIFFER");
+  const lines = [`network-nat fleet: ${count} ${verdict}`];
   for (let start = 0; start < fleet.hosts.length; start += perBlock) {
     const hosts = fleet.hosts.slice(start, start + perBlock);
     const line = (label: string, cells: string[]) =>
