@@ -164,9 +164,13 @@ Deno.test({
         /fatal: .*the hosts differ/,
       );
 
+      // A file of a host's checkout changed there: the next run puts this checkout's back.
+      const changed = `${base}/hv1/opt/network-nat/lib/hook.ts`;
+      Deno.writeTextFileSync(changed, "// changed on the host\n", { append: true });
       Deno.writeTextFileSync(`${base}/hv2/node.xml`, NETWORKS);
       const second = await play();
       assert.equal(second.code, 0, second.output);
+      assert.equal(Deno.readTextFileSync(changed), Deno.readTextFileSync(`${ROOT}lib/hook.ts`));
       assert.match(taskLog(second.output, "Show the fleet table"), /2 hosts agree/);
 
       const third = await play();
