@@ -3,7 +3,8 @@
  *
  * - `preview`: what the hook would do to one vNIC's device XML;
  * - `doctor`: whether this host is ready for the hook;
- * - `engine-config`: the commands that declare `extnet_pg` on the engine.
+ * - `engine-config`: the commands that declare `extnet_pg` on the engine;
+ * - `fleet`: whether the doctor reports of a cluster's hosts agree.
  *
  * Run through the deno.json tasks (`deno task preview --help`, ...), which give
  * each command only the permissions it needs. This file handles arguments,
@@ -13,10 +14,17 @@
  * @module
  */
 
-import { ADMIN_HELP, DOCTOR_HELP, ENGINE_CONFIG_HELP, PREVIEW_HELP } from "./admin/help.ts";
+import {
+  ADMIN_HELP,
+  DOCTOR_HELP,
+  ENGINE_CONFIG_HELP,
+  FLEET_HELP,
+  PREVIEW_HELP,
+} from "./admin/help.ts";
 import { osMessage, parseOptions, typedPath, UsageError } from "./admin/cli.ts";
 import { colourDiff, unifiedDiff } from "./admin/diff.ts";
-import { diagnose, renderFindings, renderJson } from "./admin/doctor.ts";
+import { diagnose, hostState, renderFindings, renderJson } from "./admin/doctor.ts";
+import { compareFleet, parseReport, renderFleet, renderFleetJson } from "./admin/fleet.ts";
 import { GET_COMMAND, parseEngineConfigOutput, renderReport } from "./admin/engine_config.ts";
 import { vnicReport } from "./admin/placement.ts";
 import { HOOK_POINTS, runHook } from "./lib/hook.ts";
@@ -148,6 +156,7 @@ async function doctor(args: string[]): Promise<number> {
     path: { type: "string", default: SYSTEMD_PATH },
     user: { type: "string", default: VDSM_USER },
     json: { type: "boolean", default: false },
+    "host-name": { type: "string" },
   });
   if (values.help) {
     write(DOCTOR_HELP);
@@ -167,6 +176,7 @@ async function doctor(args: string[]): Promise<number> {
         findings,
         facts.libvirt.networks,
         facts.vms ? vnicReport(facts.vms, facts.libvirt.networks) : [],
+        hostState(values["host-name"] ?? Deno.hostname(), facts),
       )
       : renderFindings(findings, useColour()),
   );
@@ -211,10 +221,34 @@ async function engineConfig(args: string[]): Promise<number> {
   }
 }
 
+async function fleet(args: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(args, { json: { type: "boolean", default: false } });
+  if (values.help) {
+    write(FLEET_HELP);
+    return 0;
+  }
+  if (positionals.length === 0) throw new UsageError("name the doctor --json reports to compare");
+  const reports = [];
+  for (const file of positionals) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(typedPath(file, INIT_CWD));
+    } catch (error) {
+      throw new IoError(`cannot read ${file}: ${osMessage(error)}`);
+    }
+    // A ReportError names the file; main() prints it and exits 2.
+    reports.push(parseReport(text, file));
+  }
+  const view = compareFleet(reports);
+  write(values.json ? renderFleetJson(view) : renderFleet(view));
+  return view.agree ? 0 : 1;
+}
+
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; usageCode: number }> = {
   preview: { run: preview, usageCode: 1 },
   doctor: { run: doctor, usageCode: 2 },
   "engine-config": { run: engineConfig, usageCode: 2 },
+  fleet: { run: fleet, usageCode: 2 },
 };
 
 async function main(args: string[]): Promise<number> {
@@ -227,7 +261,7 @@ async function main(args: string[]): Promise<number> {
   if (!command) {
     console.error(
       `network-nat: ${name === undefined ? "no command" : `unknown command ${name}`}: ` +
-        "expected preview, doctor or engine-config (see admin.ts --help)",
+        "expected preview, doctor, engine-config or fleet (see admin.ts --help)",
     );
     return 2;
   }

@@ -423,9 +423,79 @@ export function renderFindings(findings: readonly Finding[], colour = false): st
 }
 
 /**
- * Renders findings as JSON for automation: `{ ok, summary, findings, networks, hookPoints,
- * vnics }`, where `ok` is false when any check failed and `vnics` lists the running vNICs
- * with `extnet_pg` (see `placement.ts`).
+ * The version of the `doctor --json` report's format: raised whenever a field is
+ * removed or changes meaning (adding a field keeps it), so that `fleet` can tell
+ * a report it cannot read from one it can.
+ */
+export const REPORT_FORMAT = 1;
+
+/** What is at the hook's name in a hook point directory, as the JSON report says it. */
+export type LinkState = "linked" | "missing" | "other";
+
+/**
+ * The host-level part of the JSON report that `fleet` compares across hosts:
+ * the host's name, how libvirt answered, and the hook's state.
+ */
+export interface HostState {
+  /** The host's name (`--host-name`, else the system's host name). */
+  host: string;
+  libvirt: { uri: string; user: string; error?: string };
+  hook: {
+    /** The real path of the checkout the doctor ran from. */
+    checkout: string;
+    hooksDir: string;
+    /** Per hook point: linked to this checkout's main.ts, missing, or something else. */
+    links: Record<string, LinkState>;
+    /** The Deno on vdsmd's PATH: its path and `deno --version`'s first line, when known. */
+    deno: { path?: string; version?: string };
+  };
+}
+
+/**
+ * Picks from the doctor's facts the host-level state of the JSON report.
+ *
+ * @example
+ * ```ts
+ * import { hostState } from "./doctor.ts";
+ * import { HOOK_POINTS } from "../lib/hook.ts";
+ * const state = hostState("hv1", {
+ *   checkoutDir: "/opt/nn", mainPath: "/opt/nn/main.ts", main: { head: "", mode: 0o755 },
+ *   deno: { servicePath: "/usr/bin", ownDeno: "/usr/bin/deno", path: "/usr/bin/deno", version: "deno 2.9.6" },
+ *   hooksDir: "/h", hooksDirExists: true,
+ *   points: HOOK_POINTS.map((point) => ({ point, directoryExists: true, entry: { kind: "missing" } })),
+ *   entries: [], access: [], user: "vdsm",
+ *   libvirt: { uri: "qemu:///system", user: "root", virshPath: "/usr/bin/virsh", networks: [] },
+ * });
+ * state.hook.links.before_device_create; // "missing"
+ * ```
+ */
+export function hostState(host: string, facts: DoctorFacts): HostState {
+  const links: Record<string, LinkState> = {};
+  for (const { point, entry } of facts.points) {
+    links[point] = entry.kind === "missing"
+      ? "missing"
+      : entry.kind === "link" && entry.resolved === facts.mainPath
+      ? "linked"
+      : "other";
+  }
+  const { uri, user, error } = facts.libvirt;
+  return {
+    host,
+    libvirt: { uri, user, error },
+    hook: {
+      checkout: facts.checkoutDir,
+      hooksDir: facts.hooksDir,
+      links,
+      deno: { path: facts.deno.path, version: facts.deno.version },
+    },
+  };
+}
+
+/**
+ * Renders findings as JSON for automation: `{ format, host, ok, summary, findings,
+ * networks, hookPoints, vnics, libvirt, hook }`, where `ok` is false when any check
+ * failed, `vnics` lists the running vNICs with `extnet_pg` (see `placement.ts`), and
+ * `format` and the host-level fields come with `state`.
  *
  * @example
  * ```ts
@@ -437,10 +507,20 @@ export function renderJson(
   findings: readonly Finding[],
   networks: readonly Network[],
   vnics: readonly object[] = [],
+  state?: HostState,
 ): string {
   const summary = summarize(findings);
   return JSON.stringify(
-    { ok: summary.fail === 0, summary, findings, networks, hookPoints: HOOK_POINTS, vnics },
+    {
+      ...(state ? { format: REPORT_FORMAT, host: state.host } : {}),
+      ok: summary.fail === 0,
+      summary,
+      findings,
+      networks,
+      hookPoints: HOOK_POINTS,
+      vnics,
+      ...(state ? { libvirt: state.libvirt, hook: state.hook } : {}),
+    },
     null,
     2,
   ) + "\n";

@@ -19,6 +19,7 @@ Commands:
   preview        show what the hook would do to a vNIC's device XML
   doctor         check, read-only, that this host is ready for the hook
   engine-config  print the engine-config commands that declare ${PROPERTY}
+  fleet          compare the doctor --json reports of a cluster's hosts
 
 Run 'deno task <command> --help' for a command's options and exit codes.
 `;
@@ -82,7 +83,11 @@ Options:
   --path PATH                  the PATH vdsmd runs hooks with
                                (default systemd's ${SYSTEMD_PATH})
   --user USER                  the user VDSM runs hooks as (default ${VDSM_USER})
-  --json                       print the findings, networks and running vNICs as JSON
+  --json                       print the findings, networks, running vNICs and hook
+                               state as JSON (the report 'deno task fleet' compares
+                               across hosts)
+  --host-name NAME             the host's name in the JSON report (default: this
+                               host's name)
   -h, --help                   show this help
 
 Exit codes:
@@ -117,4 +122,30 @@ Exit codes:
 Example:
   ${GET_COMMAND} > cdp.txt   (on the engine)
   deno task engine-config cdp.txt
+`;
+
+/** What `deno task fleet --help` prints. */
+export const FLEET_HELP = `Usage: deno task fleet [--json] REPORT.json...
+
+Compares the 'deno task doctor --json' reports of several hosts (one file per
+host, each naming its host) and prints one table: each libvirt network on each
+host (missing, inactive, not autostarted, another kind, a portgroup missing or
+with another VLAN or trunk), each host's hook state (links, Deno, doctor
+failures), and the ${PROPERTY} values that would therefore fail a VM start or
+refuse a migration on some hosts. A VM can run on any host of its cluster, so
+every host needs the same networks.
+
+Options:
+  --json      print the comparison as JSON
+  -h, --help  show this help
+
+Exit codes:
+  0  the hosts agree and the hook is ready on each
+  1  the hosts differ, or the hook is not ready on some host
+  2  usage error, or a report that cannot be read (one line on stderr naming
+     the file: not JSON, not a doctor report, another report format)
+
+Example:
+  deno task doctor --json > hv1.json   (on each host; then, on one machine:)
+  deno task fleet hv1.json hv2.json hv3.json
 `;

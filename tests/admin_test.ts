@@ -758,3 +758,97 @@ Deno.test("engine-config usage and I/O errors: one line, exit 2", async () => {
     /^network-nat engine-config: cannot read \/nonexistent\.txt: No such file or directory\n$/,
   );
 });
+
+// ---- fleet
+
+Deno.test("doctor --json names its host and format, and carries the hook state", async () => {
+  const hooks = hooksRoot();
+  try {
+    Deno.removeSync(`${hooks}/before_nic_hotplug/${HOOK_NAME}`);
+    const named = JSON.parse((await doctor(hooks, ["--json", "--host-name", "hv7"])).stdout);
+    assert.equal(named.format, 1);
+    assert.equal(named.host, "hv7");
+    assert.deepEqual(named.libvirt, { uri: TEST_NETWORKS_URI, user: named.libvirt.user });
+    assert.equal(named.hook.hooksDir, hooks);
+    assert.deepEqual(named.hook.links, {
+      before_device_create: "linked",
+      before_nic_hotplug: "missing",
+      before_update_device: "linked",
+      before_device_migrate_destination: "linked",
+    });
+    assert.match(named.hook.deno.version, /^deno 2\./);
+    const own = JSON.parse((await doctor(hooks, ["--json"])).stdout);
+    const uname = await new Deno.Command("uname", { args: ["-n"] }).output();
+    assert.equal(own.host, new TextDecoder().decode(uname.stdout).trim());
+  } finally {
+    Deno.removeSync(hooks, { recursive: true });
+  }
+});
+
+Deno.test("fleet over doctor reports: exit 0 when hosts agree, 1 naming the drift", async () => {
+  const hooks = hooksRoot();
+  const dir = Deno.makeTempDirSync({ prefix: "network-nat-fleet-" });
+  try {
+    const drifted = `${dir}/drifted.xml`;
+    Deno.writeTextFileSync(
+      drifted,
+      Deno.readTextFileSync(`${ROOT}samples/networks.xml`).replace(
+        "<tag id='20'/>",
+        "<tag id='21'/>",
+      ),
+    );
+    const report = async (host: string, uri: string) => {
+      const run = await doctor(hooks, ["--json", "--host-name", host], {
+        LIBVIRT_DEFAULT_URI: uri,
+      });
+      Deno.writeTextFileSync(`${dir}/${host}.json`, run.stdout);
+      return `${dir}/${host}.json`;
+    };
+    const hv1 = await report("hv1", TEST_NETWORKS_URI);
+    const hv2 = await report("hv2", TEST_NETWORKS_URI);
+    const hv3 = await report("hv3", `test://${drifted}`);
+
+    const agree = await task("fleet", [hv1, hv2]);
+    assert.equal(agree.code, 0, agree.stdout);
+    assert.match(agree.stdout, /^network-nat fleet: 2 hosts agree\n/);
+    assert.match(agree.stdout, /^ {2}ovs-net +no autostart +no autostart$/m);
+    assert.match(agree.stdout, /^ {2}links +4\/4 +4\/4$/m);
+
+    const differ = await task("fleet", [hv1, hv2, hv3]);
+    assert.equal(differ.code, 1, differ.stderr);
+    assert.match(differ.stdout, /^ {2}ovs-net +no autostart +no autostart +DIFFERS$/m);
+    assert.match(
+      differ.stdout,
+      /^ {2}ovs-net on hv3 differs from hv1, hv2: portgroup vlan-20 has VLAN 21, not VLAN\s+20: /m,
+    );
+    assert.match(differ.stdout, /^ {2}ovs-net:vlan-20: migrations refused between hosts /m);
+    const json = JSON.parse((await task("fleet", ["--json", hv1, hv3])).stdout);
+    assert.equal(json.agree, false);
+    assert.deepEqual(json.hosts, ["hv1", "hv3"]);
+  } finally {
+    Deno.removeSync(hooks, { recursive: true });
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("fleet usage errors and unreadable reports: one line naming the file, exit 2", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "network-nat-fleet-" });
+  try {
+    Deno.writeTextFileSync(`${dir}/text.json`, "ok\n");
+    Deno.writeTextFileSync(`${dir}/other.json`, '{"ok": true}\n');
+    assertOneLine(await task("fleet", []), 2, /name the doctor --json reports to compare/);
+    assertOneLine(await task("fleet", ["--bogus"]), 2, /unknown option --bogus/);
+    assertOneLine(
+      await task("fleet", [`${dir}/none.json`]),
+      2,
+      /^network-nat fleet: cannot read \/.*\/none\.json: No such file or directory\n$/,
+    );
+    assertOneLine(await task("fleet", [`${dir}/text.json`]), 2, /\/text\.json: not JSON/);
+    assertOneLine(await task("fleet", [`${dir}/other.json`]), 2, /\/other\.json: not a doctor/);
+    const help = await task("fleet", ["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: deno task fleet \[--json\] REPORT\.json\.\.\./);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
