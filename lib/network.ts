@@ -92,13 +92,40 @@ export function parseNetworkReport(output: string): Network {
     const match = /^([A-Za-z ]+):\s*(.*?)\s*$/.exec(line);
     if (match) info.set(match[1], match[2]);
   }
-  const xml = output.slice(xmlStart).trim();
+  return parseNetwork({
+    name: info.get("Name"),
+    active: info.get("Active") === "yes",
+    autostart: info.get("Autostart") === "yes",
+  }, output.slice(xmlStart).trim());
+}
+
+/**
+ * Builds a network from its state and its XML as libvirt gives them (`source`
+ * names who gave them, in refusals). Throws {@linkcode Refusal} when the XML is
+ * not that network's.
+ *
+ * @example
+ * ```ts
+ * import { parseNetwork } from "./network.ts";
+ * const network = parseNetwork(
+ *   { name: "default", active: true, autostart: false },
+ *   "<network><name>default</name><forward mode='nat'/></network>",
+ *   "libvirt",
+ * );
+ * network.kind; // "NAT"
+ * ```
+ */
+export function parseNetwork(
+  state: { name?: string; active: boolean; autostart: boolean },
+  xml: string,
+  source = "virsh",
+): Network {
   let root: XmlElement;
   try {
     root = parseXml(xml).root;
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
-    throw new Refusal(`virsh printed network XML that is not well-formed: ${error.message}`);
+    throw new Refusal(`${source} printed network XML that is not well-formed: ${error.message}`);
   }
   const child = (element: XmlElement, name: string) =>
     element.children.find((c) => c.name === name);
@@ -108,18 +135,18 @@ export function parseNetworkReport(output: string): Network {
     openvswitch: hasOpenvswitchPort(portgroup),
     vlan: vlanOf(child(portgroup, "vlan")),
   }));
-  const name = info.get("Name");
+  const { name } = state;
   if (name === undefined) {
-    throw new Refusal("virsh printed no network name; cannot check the network");
+    throw new Refusal(`${source} printed no network name; cannot check the network`);
   }
   const named = child(root, "name");
   if (!named || textOf(xml, named) !== name) {
-    throw new Refusal(`virsh printed another network's XML than '${name}'s; cannot check it`);
+    throw new Refusal(`${source} printed another network's XML than '${name}'s; cannot check it`);
   }
   return {
     name,
-    active: info.get("Active") === "yes",
-    autostart: info.get("Autostart") === "yes",
+    active: state.active,
+    autostart: state.autostart,
     kind: networkKind(root, hasOpenvswitchPort(root) || portgroups.some((p) => p.openvswitch)),
     openvswitch: hasOpenvswitchPort(root),
     vlan: vlanOf(child(root, "vlan")),
