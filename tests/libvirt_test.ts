@@ -299,6 +299,84 @@ Deno.test(`the migration destination accepts a network it has${suffix}`, options
   assert.equal(run.xml, xml);
 });
 
+/**
+ * Asks libvirt inside the sandbox, as `user`, over the socket (host/libvirt.ts) and with virsh
+ * (host/virsh.ts), for each of `names`; `deadlineMs` bounds the socket's answer.
+ */
+async function askBothWays(names: string[], user?: number, deadlineMs = 30000) {
+  const { work } = await startSandbox();
+  const script = `
+    const checkout = ${JSON.stringify(readableCheckout())};
+    const socket = await import(\`file://\${checkout}host/libvirt.ts\`);
+    const virsh = await import(\`file://\${checkout}host/virsh.ts\`);
+    const answer = (p) => p.then((value) => ({ value }), (e) => ({ error: \`\${e.name}: \${e.message}\` }));
+    const out = {};
+    for (const name of ${JSON.stringify(names)}) {
+      out[name] = {
+        socket: await answer(socket.lookupNetwork(name, "qemu:///system", undefined,
+          { socket: socket.systemSocket("qemu:///system"), deadlineMs: ${deadlineMs} })),
+        virsh: await answer(virsh.lookupNetwork(name, "qemu:///system")),
+      };
+    }
+    console.log(JSON.stringify(out));`;
+  const run = await insideRaw(
+    ["deno", "eval", "--no-config", script],
+    { HOME: `${work}/home` },
+    user,
+  );
+  assert.equal(run.code, 0, run.stderr);
+  return JSON.parse(run.stdout) as Record<string, { socket: unknown; virsh: unknown }>;
+}
+
+Deno.test(
+  `libvirt's socket gives the same answers as virsh, as root and as another user${suffix}`,
+  options,
+  async () => {
+    // A UTF-8 name: libvirt allows it, though extnet_pg cannot name it.
+    const utf8 = "r\u00e9seau-\u00fc";
+    await inside(
+      "virsh",
+      "-q",
+      "net-define",
+      await scratchFile(
+        "utf8-net.xml",
+        `<network><name>${utf8}</name><bridge name='utf8br0'/></network>`,
+      ),
+    );
+    const names = ["ovs-net", "off-net", "br-net", utf8, "no-such-net"];
+    for (const user of [undefined, NOBODY]) {
+      const answers = await askBothWays(names, user);
+      for (const name of names) {
+        assert.deepEqual(answers[name].socket, answers[name].virsh, `${name} as ${user ?? "root"}`);
+      }
+      assert.match(
+        JSON.stringify(answers["no-such-net"].socket),
+        /Refusal: libvirt network 'no-such-net' does not exist/,
+      );
+      assert.equal(
+        (answers["ovs-net"].socket as { value: { kind: string } }).value.kind,
+        "Open vSwitch",
+      );
+    }
+  },
+);
+
+Deno.test(`a stopped libvirtd is bounded by the deadline${suffix}`, options, async () => {
+  await inside("sh", "-c", "kill -STOP $(cat /run/libvirtd.pid)");
+  try {
+    const started = performance.now();
+    const answers = await askBothWays(["ovs-net"], NOBODY, 500).catch((error) => error);
+    assert.ok(!(answers instanceof Error), String(answers));
+    assert.match(
+      JSON.stringify(answers["ovs-net"].socket),
+      /libvirt at \/run\/libvirt\/libvirt-sock-ro accepted the connection but did not answer within 500 ms/,
+    );
+    assert.ok(performance.now() - started < 60000);
+  } finally {
+    await inside("sh", "-c", "kill -CONT $(cat /run/libvirtd.pid)");
+  }
+});
+
 Deno.test(`the sandbox stops, leaving nothing behind${suffix}`, options, async () => {
   const { process, work } = await startSandbox();
   await process.stdin.close();

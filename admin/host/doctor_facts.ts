@@ -22,13 +22,8 @@ import {
   pathFacts,
   readHead,
 } from "./system.ts";
-import {
-  libvirtUri,
-  lookupNetwork,
-  runVirsh,
-  VIRSH_TIMEOUT_MS,
-  virshError,
-} from "../../host/virsh.ts";
+import { libvirtUri, runVirsh, VIRSH_TIMEOUT_MS, virshError } from "../../host/virsh.ts";
+import { lookupNetwork } from "../../host/libvirt.ts";
 
 /** What the doctor is asked to look at. */
 export interface DoctorOptions {
