@@ -200,7 +200,15 @@ function ask<T>(
       }
     }
     replies.none(await session.call(calls.connectOpen(uri)));
-    const answer = await converse(session);
+    let answer: T;
+    try {
+      answer = await converse(session);
+    } catch (error) {
+      // libvirtd logs a connection closed without CONNECT_CLOSE as an error ("End of file
+      // while reading data"): after libvirt's own error (no such network), close it properly.
+      if (error instanceof LibvirtError) await session.call(calls.connectClose()).catch(() => {});
+      throw error;
+    }
     replies.none(await session.call(calls.connectClose()));
     return answer;
   });

@@ -344,6 +344,7 @@ Deno.test(
       ),
     );
     const names = ["ovs-net", "off-net", "br-net", utf8, "no-such-net"];
+    await inside("sh", "-c", ": >/var/log/libvirt/libvirtd.log");
     for (const user of [undefined, NOBODY]) {
       const answers = await askBothWays(names, user);
       for (const name of names) {
@@ -358,6 +359,32 @@ Deno.test(
         "Open vSwitch",
       );
     }
+    // Every connection was closed with CONNECT_CLOSE: libvirtd logs any other close as an error.
+    assert.doesNotMatch(await inside("cat", "/var/log/libvirt/libvirtd.log"), /End of file/);
+  },
+);
+
+Deno.test(
+  `the running VMs' live XML comes over the socket as virsh dumpxml prints it${suffix}`,
+  options,
+  async () => {
+    await startVm("listed-vm", []);
+    const { work } = await startSandbox();
+    const script = `
+      const { runningDomains } = await import(${
+      JSON.stringify(`file://${readableCheckout()}host/libvirt.ts`)
+    });
+      console.log(JSON.stringify(await runningDomains()));`;
+    const run = await insideRaw(["deno", "eval", "--no-config", script], { HOME: `${work}/home` });
+    assert.equal(run.code, 0, run.stderr);
+    const domains: { name: string; xml: string }[] = JSON.parse(run.stdout);
+    const names = (await inside("virsh", "-r", "list", "--name")).trim().split("\n").sort();
+    assert.deepEqual(domains.map((domain) => domain.name).sort(), names);
+    assert.ok(names.includes("listed-vm"));
+    for (const { name, xml } of domains) {
+      assert.equal(`${xml}\n`, await inside("virsh", "-r", "dumpxml", name), name);
+    }
+    await inside("virsh", "-q", "destroy", "listed-vm");
   },
 );
 
