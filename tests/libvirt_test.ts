@@ -404,6 +404,45 @@ Deno.test(`a stopped libvirtd is bounded by the deadline${suffix}`, options, asy
   }
 });
 
+Deno.test(
+  `SASL on the read-only socket: the hook says so; tools that may run virsh ask it${suffix}`,
+  options,
+  async () => {
+    const { work } = await startSandbox();
+    const file = Deno.makeTempFileSync({ dir: `${work}/tmp`, prefix: "hook_domxml-" });
+    Deno.writeTextFileSync(file, HOTPLUG);
+    Deno.chownSync(file, NOBODY, NOBODY);
+    const ask = `const { lookupNetwork } = await import(${
+      JSON.stringify(`file://${readableCheckout()}host/libvirt.ts`)
+    }); await lookupNetwork("br-net", "qemu:///system").catch((e) => console.log(e.message));`;
+    // A second sandbox, whose libvirtd asks for SASL on its read-only socket.
+    const output = await new Deno.Command(SANDBOX, {
+      args: [
+        "sh",
+        "-c",
+        `setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups -- env -u LIBVIRT_DEFAULT_URI ` +
+        `HOME=${work}/home _hook_domxml=${file} extnet_pg=br-net ` +
+        `${work}/hooks/before_nic_hotplug/50_network_nat 2>&1; echo "exit $?"; ` +
+        `HOME=${work}/home deno eval --no-config '${ask}' </dev/null`,
+      ],
+      env: { SANDBOX_AUTH_UNIX_RO: "sasl" },
+      stdin: "null",
+    }).output();
+    const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+    Deno.removeSync(file);
+    assert.equal(output.code, 0, text);
+    assert.match(
+      text,
+      /^network-nat: cannot check libvirt network 'br-net': libvirt at \/run\/libvirt\/libvirt-sock-ro asks for SASL on its read-only socket, which the hook does not speak; set auth_unix_ro = "polkit" in libvirtd.conf \(libvirt's default\)\nexit 2$/m,
+    );
+    // With --allow-run=virsh: virsh's own answer, as before the socket was used.
+    assert.match(
+      text,
+      /^cannot check libvirt network 'br-net' at qemu:\/\/\/system: failed to connect to the hypervisor$/m,
+    );
+  },
+);
+
 Deno.test(`the sandbox stops, leaving nothing behind${suffix}`, options, async () => {
   const { process, work } = await startSandbox();
   await process.stdin.close();

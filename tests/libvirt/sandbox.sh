@@ -147,7 +147,7 @@ step ovs-vswitchd unix:/run/openvswitch/db.sock \
 loglevel=3
 [[ "${SANDBOX_DEBUG:-}" == 1 ]] && loglevel=1
 cat >/etc/libvirt/libvirtd.conf <<EOF
-auth_unix_ro = "none"
+auth_unix_ro = "${SANDBOX_AUTH_UNIX_RO:-none}"
 auth_unix_rw = "none"
 unix_sock_ro_perms = "0777"
 unix_sock_rw_perms = "0700"
