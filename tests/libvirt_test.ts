@@ -443,6 +443,36 @@ Deno.test(
   },
 );
 
+Deno.test(
+  `the installer proves the hook's user reaches libvirt's socket${suffix}`,
+  options,
+  async () => {
+    const { work } = await startSandbox();
+    const hooks = `${work}/install-hooks`;
+    Deno.mkdirSync(hooks);
+    const run = await insideRaw(
+      [
+        "deno",
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--allow-run",
+        "--allow-sys=uid",
+        `${readableCheckout()}install.ts`,
+        `--hooks-dir=${hooks}`,
+        "--user=nobody",
+        `--service-path=${Deno.execPath().replace(/\/deno$/, "")}:/usr/sbin:/usr/bin:/sbin:/bin`,
+      ],
+      { HOME: `${work}/home` },
+    );
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /^ok {8}user nobody reaches libvirt at \/run\/libvirt\/libvirt-sock-ro: the hook asks it without virsh \(\d+ ms\)$/m,
+    );
+  },
+);
+
 Deno.test(`the sandbox stops, leaving nothing behind${suffix}`, options, async () => {
   const { process, work } = await startSandbox();
   await process.stdin.close();
