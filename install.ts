@@ -128,7 +128,7 @@ function runChecks(context: Context): string[] {
 
   const virsh = findOnPath("virsh", servicePath);
   if (virsh) say(`ok        virsh for vdsmd: ${virsh}`);
-  else say(virshMissingMessage(servicePath));
+  else say(virshMissingMessage(servicePath, systemSocket(SYSTEM_URI)));
 
   const checkoutNeeds = [
     ...hookAccessNeeds(checkoutDir, mainPath),

@@ -23,7 +23,7 @@ import {
   readHead,
 } from "./system.ts";
 import { libvirtUri, runVirsh, VIRSH_TIMEOUT_MS, virshError } from "../../host/virsh.ts";
-import { lookupNetwork } from "../../host/libvirt.ts";
+import { lookupNetwork, systemSocket } from "../../host/libvirt.ts";
 
 /** What the doctor is asked to look at. */
 export interface DoctorOptions {
@@ -160,6 +160,7 @@ async function libvirtFacts(
     user: runner.user,
     userNote,
     virshPath: findOnPath("virsh", options.servicePath),
+    socket: systemSocket(uri),
     error,
     networks,
   };
