@@ -145,11 +145,30 @@ const cases: Case[] = [
 
 // Against the sandbox's libvirtd: the hook asks over the socket; LIBVIRT_DEFAULT_URI unset.
 const systemEnv = { LIBVIRT_DEFAULT_URI: "" };
+// The same lookup from a bare Deno script, and the whole preamble with /bin/true as deno.
+Deno.writeTextFileSync(
+  `${work}/ask.ts`,
+  `const { lookupNetwork } = await import(${
+    JSON.stringify(new URL("../host/libvirt.ts", import.meta.url).href)
+  });\nawait lookupNetwork("br-net", "qemu:///system");\n`,
+);
+Deno.mkdirSync(`${work}/true-deno-bin`);
+Deno.symlinkSync("/bin/true", `${work}/true-deno-bin/deno`);
 const systemCases: Case[] = [
   cases[0],
   { ...cases[1], env: systemEnv },
   { ...cases[2], env: systemEnv },
   { ...cases[3], env: systemEnv },
+  {
+    name: "hook preamble, deno=true",
+    command: [hook],
+    env: { ...systemEnv, extnet_pg: "br-net:vlan-20", PATH: `${work}/true-deno-bin:${path}` },
+  },
+  {
+    name: "bare deno, asks socket",
+    command: [deno, "run", "-q", "--allow-read", "--allow-write", "--allow-net", `${work}/ask.ts`],
+    env: systemEnv,
+  },
   {
     name: "hook, libvirtd socket",
     command: [hook],
@@ -217,14 +236,16 @@ if (system) {
   const median = await measure(systemCases);
   Deno.removeSync(work, { recursive: true });
   const bare = median("bare deno script");
-  const preamble = median("hook, no extnet_pg") - median("/bin/true");
+  const preamble = median("hook preamble, deno=true") - median("/bin/true");
   const loading = median("bare deno, loads modules") - bare;
+  const asking = median("bare deno, asks socket") - median("bare deno, loads modules");
   const redirect = median("hook, libvirtd socket");
   console.log(
-    `\nredirect = bare deno script + ${preamble.toFixed(1)} ms shell preamble + ` +
-      `${loading.toFixed(1)} ms loading modules + ` +
-      `${(redirect - bare - preamble - loading).toFixed(1)} ms the hook's own work and ` +
-      "asking libvirt over its socket",
+    `\nredirect = bare deno script + ${preamble.toFixed(1)} ms shell preamble (grants ` +
+      `included) + ${loading.toFixed(1)} ms loading modules + ${asking.toFixed(1)} ms asking ` +
+      `libvirt over its socket + ${
+        (redirect - bare - preamble - loading - asking).toFixed(1)
+      } ms the hook's own work`,
   );
   printChecks([
     ["no extnet_pg / /bin/true", median("hook, no extnet_pg") / median("/bin/true"), 2],
