@@ -404,33 +404,47 @@ Deno.test(`a stopped libvirtd is bounded by the deadline${suffix}`, options, asy
   }
 });
 
+/**
+ * In a second sandbox, whose libvirtd asks for `auth` on its read-only socket, runs as user
+ * nobody the hook at before_nic_hotplug with extnet_pg=br-net, then `script` with deno eval;
+ * returns what they printed, the hook's exit code after it.
+ */
+async function inSandboxWithAuth(auth: string, script: string): Promise<string> {
+  const { work } = await startSandbox();
+  const file = Deno.makeTempFileSync({ dir: `${work}/tmp`, prefix: "hook_domxml-" });
+  Deno.writeTextFileSync(file, HOTPLUG);
+  Deno.chownSync(file, NOBODY, NOBODY);
+  Deno.writeTextFileSync(`${work}/tmp/ask.js`, script);
+  const asNobody = `setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups -- env ` +
+    `-u LIBVIRT_DEFAULT_URI HOME=${work}/home`;
+  const output = await new Deno.Command(SANDBOX, {
+    args: [
+      "sh",
+      "-c",
+      `${asNobody} _hook_domxml=${file} extnet_pg=br-net ` +
+      `${work}/hooks/before_nic_hotplug/50_network_nat 2>&1; echo "exit $?"; ` +
+      `${asNobody} deno run -A --no-config ${work}/tmp/ask.js </dev/null`,
+    ],
+    env: { SANDBOX_AUTH_UNIX_RO: auth },
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+  Deno.removeSync(file);
+  assert.equal(output.code, 0, text);
+  return text;
+}
+
+const libvirtModule = () => JSON.stringify(`file://${readableCheckout()}host/libvirt.ts`);
+
 Deno.test(
   `SASL on the read-only socket: the hook says so; tools that may run virsh ask it${suffix}`,
   options,
   async () => {
-    const { work } = await startSandbox();
-    const file = Deno.makeTempFileSync({ dir: `${work}/tmp`, prefix: "hook_domxml-" });
-    Deno.writeTextFileSync(file, HOTPLUG);
-    Deno.chownSync(file, NOBODY, NOBODY);
-    const ask = `const { lookupNetwork } = await import(${
-      JSON.stringify(`file://${readableCheckout()}host/libvirt.ts`)
-    }); await lookupNetwork("br-net", "qemu:///system").catch((e) => console.log(e.message));`;
-    // A second sandbox, whose libvirtd asks for SASL on its read-only socket.
-    const output = await new Deno.Command(SANDBOX, {
-      args: [
-        "sh",
-        "-c",
-        `setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups -- env -u LIBVIRT_DEFAULT_URI ` +
-        `HOME=${work}/home _hook_domxml=${file} extnet_pg=br-net ` +
-        `${work}/hooks/before_nic_hotplug/50_network_nat 2>&1; echo "exit $?"; ` +
-        `HOME=${work}/home deno eval --no-config '${ask}' </dev/null`,
-      ],
-      env: { SANDBOX_AUTH_UNIX_RO: "sasl" },
-      stdin: "null",
-    }).output();
-    const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-    Deno.removeSync(file);
-    assert.equal(output.code, 0, text);
+    const text = await inSandboxWithAuth(
+      "sasl",
+      `const { lookupNetwork } = await import(${libvirtModule()});
+      await lookupNetwork("br-net", "qemu:///system").catch((e) => console.log(e.message));`,
+    );
     assert.match(
       text,
       /^network-nat: cannot check libvirt network 'br-net': libvirt at \/run\/libvirt\/libvirt-sock-ro asks for SASL on its read-only socket, which the hook does not speak; set auth_unix_ro = "polkit" in libvirtd.conf \(libvirt's default\)\nexit 2$/m,
@@ -440,6 +454,26 @@ Deno.test(
       text,
       /^cannot check libvirt network 'br-net' at qemu:\/\/\/system: failed to connect to the hypervisor$/m,
     );
+  },
+);
+
+Deno.test(
+  `through polkit, another user gets the same answers as virsh, and the hook redirects${suffix}`,
+  options,
+  async () => {
+    const text = await inSandboxWithAuth(
+      "polkit",
+      `const socket = await import(${libvirtModule()});
+      const virsh = await import(${JSON.stringify(`file://${readableCheckout()}host/virsh.ts`)});
+      const answer = (p) => p.then((v) => JSON.stringify(v), (e) => \`\${e.name}: \${e.message}\`);
+      for (const name of ["ovs-net", "off-net", "no-such-net"]) {
+        const [a, b] = [await answer(socket.lookupNetwork(name, "qemu:///system")),
+          await answer(virsh.lookupNetwork(name, "qemu:///system"))];
+        console.log(a === b ? \`same \${name}\` : \`differ \${name}: \${a} vs \${b}\`);
+      }`,
+    );
+    assert.match(text, /^network-nat: vNIC .* -> network br-net \(Linux bridge\)\nexit 0$/m);
+    assert.match(text, /^same ovs-net\nsame off-net\nsame no-such-net$/m);
   },
 );
 

@@ -10,6 +10,10 @@
  * libvirtd's read-only socket, cuts each direction into messages, and writes one
  * JSON file per exchange, with what virsh answers to the same question beside it.
  *
+ * Run as another user than root, in a sandbox whose read-only socket asks for polkit
+ * (SANDBOX_AUTH_UNIX_RO=polkit), it records only `lookup-polkit.json`: the daemon
+ * sees the proxy's user, so the exchange includes AUTH_POLKIT.
+ *
  * @module
  */
 
@@ -87,6 +91,16 @@ async function record(
   Deno.writeTextFileSync(`${out}/${file}`, JSON.stringify(fixture, null, 1) + "\n");
 }
 
+if (Deno.uid() !== 0) {
+  await record(
+    "lookup-polkit.json",
+    "as user nobody on a socket that asks for polkit: AUTH_LIST offers POLKIT, AUTH_POLKIT, " +
+      "then the lookup of an active Open vSwitch network",
+    (socket) => lookupNetwork("ovs-net", "qemu:///system", undefined, { socket }),
+    ["net-dumpxml", "ovs-net"],
+  );
+  Deno.exit(0);
+}
 await record(
   "lookup-active-ovs.json",
   "NETWORK_LOOKUP_BY_NAME, then IS_ACTIVE, GET_AUTOSTART, GET_XML_DESC pipelined: an " +
