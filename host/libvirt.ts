@@ -16,7 +16,7 @@ import {
   VIR_ERR_NO_NETWORK,
 } from "../lib/libvirt_rpc.ts";
 import { type Network, parseNetwork } from "../lib/network.ts";
-import { LibvirtUnavailable, Refusal } from "../lib/refusal.ts";
+import { LibvirtUnavailable, missingNetwork } from "../lib/refusal.ts";
 import { type Session, SocketError, withLibvirt } from "./libvirt_socket.ts";
 import { lookupNetwork as lookupNetworkWithVirsh } from "./virsh.ts";
 
@@ -117,10 +117,7 @@ export async function lookupNetwork(
   } catch (error) {
     if (error instanceof SaslRequired) return await lookupNetworkWithVirsh(name, uri, cancel);
     if (error instanceof LibvirtError && error.code === VIR_ERR_NO_NETWORK) {
-      throw new Refusal(
-        `libvirt network '${name}' does not exist on this host (see 'virsh net-list --all'); ` +
-          "define it on every host, or fix extnet_pg on the vNIC profile",
-      );
+      throw missingNetwork(name);
     }
     throw unavailable(error, socket, `cannot check libvirt network '${name}'`);
   }

@@ -5,7 +5,7 @@
  */
 
 import { type Network, parseNetworkReport } from "../lib/network.ts";
-import { LibvirtUnavailable, Refusal } from "../lib/refusal.ts";
+import { LibvirtUnavailable, missingNetwork } from "../lib/refusal.ts";
 
 /** How long virsh may take before the hook gives up on it: VDSM waits for a hook forever. */
 export const VIRSH_TIMEOUT_MS = 5000;
@@ -122,10 +122,7 @@ export async function lookupNetwork(
   }
   if (!output.success) {
     if (/Network not found/.test(output.stderr)) {
-      throw new Refusal(
-        `libvirt network '${name}' does not exist on this host (see 'virsh net-list --all'); ` +
-          "define it on every host, or fix extnet_pg on the vNIC profile",
-      );
+      throw missingNetwork(name);
     }
     throw new LibvirtUnavailable(
       `cannot check libvirt network '${name}' at ${uri}: ${virshError(output.stderr)}`,
