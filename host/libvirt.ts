@@ -189,7 +189,7 @@ function ask<T>(
       } else if (types.includes(AuthType.SASL) && mayRunVirsh()) {
         throw new SaslRequired();
       } else {
-        throw new ProtocolError(
+        throw new SocketError(
           `asks for ${types.includes(AuthType.SASL) ? "SASL" : `auth type ${types}`} on its ` +
             'read-only socket, which the hook does not speak; set auth_unix_ro = "polkit" ' +
             "in libvirtd.conf (libvirt's default)",

@@ -96,13 +96,18 @@ export async function withLibvirt<T>(
   deadline.addEventListener("abort", onDeadline);
   signal?.addEventListener("abort", onCancel);
   const bounded = <U>(promise: Promise<U>) => Promise.race([promise, stopped]);
+  let done = false;
   try {
-    conn = await bounded(Deno.connect({ transport: "unix", path })).catch((error) => {
+    const connecting = Deno.connect({ transport: "unix", path });
+    // A connection accepted after the deadline is closed at once, not left open.
+    connecting.then((late) => done && late.close(), () => {});
+    conn = await bounded(connecting).catch((error) => {
       throw error instanceof SocketError ? error : new SocketError(connectFailure(error));
     });
     const session = openSession(conn, bounded);
     return await converse(session);
   } finally {
+    done = true;
     deadline.removeEventListener("abort", onDeadline);
     signal?.removeEventListener("abort", onCancel);
     try {
