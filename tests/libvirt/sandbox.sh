@@ -168,14 +168,16 @@ if [[ "${SANDBOX_AUTH_UNIX_RO:-none}" == polkit ]]; then
 </policyconfig>
 EOF
   step mount --bind "$work/polkit-actions" /usr/share/polkit-1/actions
-  setpriv --reuid=polkitd --regid=polkitd --clear-groups /usr/lib/polkit-1/polkitd --no-debug \
+  # polkitd switches to its own user itself.
+  /usr/lib/polkit-1/polkitd --no-debug \
     >>"$logdir/polkitd.log" 2>&1 &
-  for _ in $(seq 100); do
+  polkit_up() {
     dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
       org.freedesktop.DBus.NameHasOwner string:org.freedesktop.PolicyKit1 2>/dev/null |
-      grep -q true && break
-    sleep 0.05
-  done
+      grep -q true
+  }
+  for _ in $(seq 300); do polkit_up && break; sleep 0.1; done
+  polkit_up || setup_failed "polkitd did not register on the system bus within 30 s"
 fi
 
 # --- libvirtd -----------------------------------------------------------------
