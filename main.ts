@@ -1,8 +1,5 @@
 #!/bin/sh
-//bin/true; [ -n "${extnet_pg+x}" ] || exit 0; command -v deno >/dev/null || { echo "network-nat: deno is not on PATH ($PATH); install Deno 2 in /usr/local/bin or /usr/bin" >&2; exit 2; };
-//bin/true; S=/run/libvirt/virtqemud-sock-ro L=/run/libvirt/libvirt-sock-ro D=.; case $_hook_domxml in */*) D=${_hook_domxml%/*} D=${D:-/};; esac; set -- --allow-read --allow-write --allow-run=virsh
-//bin/true; case ${LIBVIRT_DEFAULT_URI:-qemu:///system} in qemu:///system) { [ -e $S ] || [ -e $L ]; } && M=$(readlink -f -- "$0" 2>/dev/null) && case $0$M$D in *,*) ;; *) M=${M%/*}; set -- "--allow-read=$0,$M/lib,$M/host,$D,$S,$L" "--allow-write=$D,$S,$L" "--allow-net=unix:$S,unix:$L";; esac;; esac
-//bin/true; NO_COLOR=1 exec deno run -q --ext=ts --no-config --no-prompt --no-remote --allow-env=extnet_pg,_hook_domxml,provider_type,LIBVIRT_DEFAULT_URI "$@" "$0"
+//bin/true; [ -n "${extnet_pg+x}" ] || exit 0; command -v deno >/dev/null || { echo "network-nat: deno is not on PATH ($PATH); install Deno 2 in /usr/local/bin or /usr/bin" >&2; exit 2; }; S=/run/libvirt/virtqemud-sock-ro L=/run/libvirt/libvirt-sock-ro D=.; case $_hook_domxml in */*) D=${_hook_domxml%/*} D=${D:-/};; esac; set -- --allow-read --allow-write --allow-run=virsh; case ${LIBVIRT_DEFAULT_URI:-qemu:///system} in qemu:///system) { [ -e $S ] || [ -e $L ]; } && M=$(readlink -f -- "$0" 2>/dev/null) && case $0$M$D in *,*) ;; *) M=${M%/*}; set -- "--allow-read=$0,$M/lib,$M/host,$D,$S,$L" "--allow-write=$D,$S,$L" "--allow-net=unix:$S,unix:$L";; esac;; esac; NO_COLOR=1 exec deno run -q --ext=ts --no-config --no-prompt --no-remote --allow-env=extnet_pg,_hook_domxml,provider_type,LIBVIRT_DEFAULT_URI "$@" "$0"
 
 /**
  * The network-nat VDSM hook.
