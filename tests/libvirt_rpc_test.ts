@@ -367,6 +367,27 @@ Deno.test("SASL on the read-only socket falls back to virsh, with virsh's answer
   assert.deepEqual(network, await lookupNetworkWithVirsh("ovs-net", TEST_NETWORKS_URI));
 });
 
+Deno.test("nothing the client leaves behind keeps a process alive after the answer", async () => {
+  const { path, done } = replay(fixture("lookup-active-ovs.json"));
+  const script = `const { lookupNetwork } = await import(${
+    JSON.stringify(`file://${ROOT}host/libvirt.ts`)
+  });
+    console.log((await lookupNetwork("ovs-net", "qemu:///system", undefined, { socket: ${
+    JSON.stringify(path)
+  } })).name);`;
+  const started = performance.now();
+  // The default deadline is 30 s: a timer or listener left behind would hold the process that long.
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-config", script],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  await done;
+  assert.equal(new TextDecoder().decode(output.stdout), "ovs-net\n");
+  assert.ok(performance.now() - started < 15000, "the process ended with the answer");
+});
+
 Deno.test("an answer no longer needed stops the conversation at once", async () => {
   const cancel = new AbortController();
   const { path, done } = fakeDaemon(async (_conn, next) => {
