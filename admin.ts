@@ -33,7 +33,7 @@ import { PROPERTY } from "./lib/property.ts";
 import { HOOK_PREFIX, hookErrorLine, Refusal } from "./lib/refusal.ts";
 import { gatherDoctorFacts } from "./admin/host/doctor_facts.ts";
 import { decodeHookFile, readHookFile } from "./host/hook_file.ts";
-import { libvirtUri, lookupNetwork } from "./host/virsh.ts";
+import { libvirtUri, lookupNetwork } from "./host/libvirt.ts";
 
 /** An I/O problem (a file that cannot be read or written): like a usage error, without the hint. */
 class IoError extends Error {

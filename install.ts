@@ -38,7 +38,9 @@ import {
   virshMissingMessage,
 } from "./admin/install_plan.ts";
 import {
+  ABSENT_NETWORK,
   judgeSelfTest,
+  judgeSystemDaemonRun,
   SELFTEST_MIGRATING_VNIC_FILE,
   SELFTEST_NODE_FILE,
   SELFTEST_PROPERTY,
@@ -46,6 +48,7 @@ import {
   type SelfTestRun,
 } from "./admin/selftest.ts";
 import { pointStates, scanHookDirs } from "./admin/host/hooks_dir.ts";
+import { SYSTEM_SOCKETS, SYSTEM_URI, systemSocket } from "./host/libvirt.ts";
 import {
   accessNeed,
   asUser,
@@ -128,7 +131,7 @@ function runChecks(context: Context): string[] {
 
   const virsh = findOnPath("virsh", servicePath);
   if (virsh) say(`ok        virsh for vdsmd: ${virsh}`);
-  else say(virshMissingMessage(servicePath));
+  else say(virshMissingMessage(servicePath, systemSocket(SYSTEM_URI)));
 
   const checkoutNeeds = [
     ...hookAccessNeeds(checkoutDir, mainPath),
@@ -238,6 +241,7 @@ async function runHookOnce(
   path: string,
   tempDir: string,
   property: string | undefined,
+  systemDaemon = false,
 ): Promise<SelfTestRun> {
   const { account } = context;
   const sample = hookPointOf(path) === "before_device_migrate_destination"
@@ -258,6 +262,8 @@ async function runHookOnce(
     _hook_domxml: file,
     vmId: VM_ID,
   };
+  // Without LIBVIRT_DEFAULT_URI the hook asks the system daemon, as under VDSM.
+  if (systemDaemon) delete env.LIBVIRT_DEFAULT_URI;
   if (property !== undefined) env.extnet_pg = property;
   const [command, ...args] = context.switchUser ? [...asUser(account), path] : [path];
   const start = performance.now();
@@ -319,6 +325,24 @@ async function selfTest(context: Context): Promise<boolean> {
       const verdict = judgeSelfTest(point, path, without, withProperty, context.virshOnPath);
       say(verdict.line);
       passed &&= verdict.pass;
+    }
+    // The test driver above proves the hook runs; this proves its user reaches the real daemon.
+    const socket = systemSocket(SYSTEM_URI);
+    if (socket === undefined) {
+      say(
+        `warning: libvirt is not running here (no ${
+          SYSTEM_SOCKETS.join(" or ")
+        }): not checked whether user ${context.account.name} reaches it`,
+      );
+    } else {
+      const path = joinPath(context.hooksDir, HOOK_POINTS[0], HOOK_NAME);
+      say(
+        judgeSystemDaemonRun(
+          await runHookOnce(context, path, tempDir, ABSENT_NETWORK, true),
+          socket,
+          context.account.name,
+        ).line,
+      );
     }
   } finally {
     Deno.removeSync(tempDir, { recursive: true });

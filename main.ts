@@ -2,7 +2,8 @@
 //bin/true; [ -n "${extnet_pg+x}" ] || exit 0; : network-nat \
 //; set -f; for w in $(export -p); do n=${w%%=*}; case $n in *[!A-Za-z0-9_]*|DENO_DIR) ;; DENO_*|RUST_*|OTEL_*|FORCE_COLOR) unset "$n";; esac; done; set +f; : \
 //; PATH=${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin}; export PATH; : \
-//; command -v deno >/dev/null || { echo "network-nat: deno is not on PATH ($PATH); install Deno 2 in /usr/local/bin or /usr/bin" >&2; exit 2; }; NO_COLOR=1 exec deno run -q --ext=ts --no-config --no-prompt --no-remote --allow-env=extnet_pg,_hook_domxml,provider_type,LIBVIRT_DEFAULT_URI --allow-read --allow-write --allow-run=virsh,kill "$0"
+//; command -v deno >/dev/null || { echo "network-nat: deno is not on PATH ($PATH); install Deno 2 in /usr/local/bin or /usr/bin" >&2; exit 2; }; S=/run/libvirt/virtqemud-sock-ro L=/run/libvirt/libvirt-sock-ro D=.; case $_hook_domxml in */*) D=${_hook_domxml%/*} D=${D:-/};; esac; : \
+//; set -- --allow-read --allow-write --allow-run=virsh,kill; case ${LIBVIRT_DEFAULT_URI:-qemu:///system} in qemu:///system) { [ -e $S ] || [ -e $L ]; } && M=$(readlink -f -- "$0" 2>/dev/null) && case $0$M$D in *,*) ;; *) M=${M%/*}; set -- "--allow-read=$0,$M/lib,$M/host,$D,$S,$L" "--allow-write=$D,$S,$L" "--allow-net=unix:$S,unix:$L";; esac;; esac; NO_COLOR=1 exec deno run -q --ext=ts --no-config --no-prompt --no-remote --allow-env=extnet_pg,_hook_domxml,provider_type,LIBVIRT_DEFAULT_URI "$@" "$0"
 
 /**
  * The network-nat VDSM hook.
@@ -43,8 +44,8 @@ try {
   const { readHookFile, replaceHookFile }: typeof import("./host/hook_file.ts") = await load(
     "./host/hook_file.ts",
   );
-  const { libvirtUri, lookupNetwork }: typeof import("./host/virsh.ts") = await load(
-    "./host/virsh.ts",
+  const { libvirtUri, lookupNetwork }: typeof import("./host/libvirt.ts") = await load(
+    "./host/libvirt.ts",
   );
   const { HOOK_PREFIX, Refusal }: typeof import("./lib/refusal.ts") = await load(
     "./lib/refusal.ts",

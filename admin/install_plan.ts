@@ -340,7 +340,8 @@ export function rootNeededMessage(
 }
 
 /**
- * The warning when `virsh` is not on the PATH vdsmd runs with.
+ * The warning when `virsh` is not on the PATH vdsmd runs with; `socket` is the
+ * system daemon's socket, when the hook asks libvirt there without virsh.
  *
  * @example
  * ```ts
@@ -348,9 +349,13 @@ export function rootNeededMessage(
  * virshMissingMessage("/usr/bin").startsWith("warning:"); // true
  * ```
  */
-export function virshMissingMessage(servicePath: string): string {
-  return `warning: no virsh on the PATH vdsmd runs with (${servicePath}): the hook will ` +
-    "refuse every redirect until it is there (install libvirt-client / libvirt-clients)";
+export function virshMissingMessage(servicePath: string, socket?: string): string {
+  const noVirsh = `warning: no virsh on the PATH vdsmd runs with (${servicePath})`;
+  return socket === undefined
+    ? `${noVirsh}: the hook will refuse every redirect until it is there (install ` +
+      "libvirt-client / libvirt-clients)"
+    : `${noVirsh}: the hook does not need it (it asks libvirt at ${socket}), but the ` +
+      "self-test below does (install libvirt-client / libvirt-clients)";
 }
 
 /**

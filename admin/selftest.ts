@@ -112,6 +112,45 @@ export function judgeSelfTest(
   return { pass: false, line: `${"FAIL".padEnd(9)} ${point} (${path}): ${problems.join("; ")}` };
 }
 
+/** A network name that `extnet_pg` accepts and no host defines. */
+export const ABSENT_NETWORK = "nnat-selftest-absent";
+
+/**
+ * Judges the run of the installed hook against the system daemon (no
+ * `LIBVIRT_DEFAULT_URI`) with `extnet_pg` naming {@linkcode ABSENT_NETWORK}:
+ * libvirt's own "no such network" refusal proves that the hook's user reached
+ * libvirt over `socket` and was answered; anything else says why it was not.
+ * A failure is a warning: libvirtd may be down while the hook is installed.
+ *
+ * @example
+ * ```ts
+ * import { ABSENT_NETWORK, judgeSystemDaemonRun } from "./selftest.ts";
+ * const run = { code: 2, before: "", after: "", milliseconds: 30,
+ *   stderr: `network-nat: libvirt network '${ABSENT_NETWORK}' does not exist on this host` };
+ * judgeSystemDaemonRun(run, "/run/libvirt/libvirt-sock-ro", "vdsm").pass; // true
+ * ```
+ */
+export function judgeSystemDaemonRun(
+  run: SelfTestRun,
+  socket: string,
+  user: string,
+): SelfTestVerdict {
+  if (run.code === 2 && run.stderr.includes(`'${ABSENT_NETWORK}' does not exist on this host`)) {
+    return {
+      pass: true,
+      line: `${"ok".padEnd(9)} user ${user} reaches libvirt at ${socket}: the hook asks it ` +
+        `without virsh (${run.milliseconds} ms)`,
+    };
+  }
+  return {
+    pass: false,
+    line: `warning: user ${user} did not get libvirt's answer at ${socket}, so the hook will ` +
+      `refuse every redirect: ${
+        run.failure ?? `exit code ${run.code}${stderrOf(run)}`
+      } (check libvirtd and the socket's access, e.g. auth_unix_ro in libvirtd.conf)`,
+  };
+}
+
 function stderrOf(run: SelfTestRun): string {
   const text = run.stderr.trim().replace(/\s*\n\s*/g, " | ");
   return text ? ` (stderr: ${text.length > 300 ? `${text.slice(0, 300)}...` : text})` : "";

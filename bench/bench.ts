@@ -14,6 +14,12 @@
  * then split into the shell preamble, loading the hook's modules (a bare Deno
  * script that imports them and exits) and the hook's own work.
  *
+ * Then, as root with the sandbox's packages (tests/libvirt/packages.txt), the same
+ * against a real libvirtd (tests/libvirt/sandbox.sh), where the hook asks libvirt
+ * over its read-only socket: a full redirect at most 0.75x a bare Deno script that
+ * spawns the same virsh lookup, and at most 1.30x a bare Deno script that reads one
+ * variable. (`--system` runs only that part, inside the sandbox.)
+ *
  * @module
  */
 
@@ -21,11 +27,12 @@ import { fileURLToPath } from "node:url";
 import { parseOptions, UsageError } from "../admin/cli.ts";
 import { HOOK_POINTS } from "../lib/hook.ts";
 
-const USAGE = "deno task bench [--rounds N], N a positive integer (default 40)";
+const USAGE = "deno task bench [--rounds N] [--system], N a positive integer (default 40)";
 
 function readRounds(args: string[]): number {
   const { values, positionals } = parseOptions(args, {
     rounds: { type: "string", default: "40" },
+    system: { type: "boolean" },
   });
   if (values.help) {
     console.log(`Usage: ${USAGE}`);
@@ -46,6 +53,8 @@ try {
   console.error(`bench: ${error.message} (usage: ${USAGE})`);
   Deno.exit(2);
 }
+// Inside the sandbox: only the cases against its real libvirtd.
+const system = Deno.args.includes("--system");
 const root = fileURLToPath(new URL("../", import.meta.url));
 const work = Deno.makeTempDirSync({ prefix: "network-nat-bench-" });
 // A URI, so its path stays percent-encoded.
@@ -99,7 +108,7 @@ Deno.writeTextFileSync(
 // The modules main.ts loads (their imports come along), imported from this checkout.
 Deno.writeTextFileSync(
   `${work}/load.ts`,
-  ["lib/hook.ts", "host/hook_file.ts", "host/virsh.ts", "lib/refusal.ts"]
+  ["lib/hook.ts", "host/hook_file.ts", "host/libvirt.ts", "lib/refusal.ts"]
     .map((module) =>
       `await import(${JSON.stringify(new URL(`../${module}`, import.meta.url).href)});\n`
     )
@@ -134,6 +143,44 @@ const cases: Case[] = [
   },
 ];
 
+// Against the sandbox's libvirtd: the hook asks over the socket; LIBVIRT_DEFAULT_URI unset.
+const systemEnv = { LIBVIRT_DEFAULT_URI: "" };
+// The same lookup from a bare Deno script, and the whole preamble with /bin/true as deno.
+Deno.writeTextFileSync(
+  `${work}/ask.ts`,
+  `const { lookupNetwork } = await import(${
+    JSON.stringify(new URL("../host/libvirt.ts", import.meta.url).href)
+  });\nawait lookupNetwork("br-net", "qemu:///system");\n`,
+);
+Deno.mkdirSync(`${work}/true-deno-bin`);
+Deno.symlinkSync("/bin/true", `${work}/true-deno-bin/deno`);
+const systemCases: Case[] = [
+  cases[0],
+  { ...cases[1], env: systemEnv },
+  { ...cases[2], env: systemEnv },
+  { ...cases[3], env: systemEnv },
+  {
+    name: "hook preamble, deno=true",
+    command: [hook],
+    env: { ...systemEnv, extnet_pg: "br-net:vlan-20", PATH: `${work}/true-deno-bin:${path}` },
+  },
+  {
+    name: "bare deno, asks socket",
+    command: [deno, "run", "-q", "--allow-read", "--allow-write", "--allow-net", `${work}/ask.ts`],
+    env: systemEnv,
+  },
+  {
+    name: "hook, libvirtd socket",
+    command: [hook],
+    env: { ...systemEnv, extnet_pg: "br-net:vlan-20" },
+  },
+  {
+    name: "bare deno, spawns virsh",
+    command: cases[8].command,
+    env: { LIBVIRT_DEFAULT_URI: "qemu:///system" },
+  },
+];
+
 async function timeOnce(item: Case): Promise<number> {
   Deno.writeTextFileSync(domxml, sample);
   const started = performance.now();
@@ -144,27 +191,72 @@ async function timeOnce(item: Case): Promise<number> {
     stdout: "null",
     stderr: "piped",
     clearEnv: true,
-    env: { ...baseEnv, _hook_domxml: domxml, LIBVIRT_DEFAULT_URI: networks, ...item.env },
+    env: Object.fromEntries(
+      Object.entries({
+        ...baseEnv,
+        _hook_domxml: domxml,
+        LIBVIRT_DEFAULT_URI: networks,
+        ...item.env,
+      }).filter(([, value]) => value !== ""),
+    ),
   }).output();
   const elapsed = performance.now() - started;
   if (code !== 0) throw new Error(`${item.name} failed: ${new TextDecoder().decode(stderr)}`);
   return elapsed;
 }
 
-const times = new Map(cases.map((item) => [item.name, [] as number[]]));
-for (const item of cases) await timeOnce(item); // warm caches (Deno's transpile cache among them)
-for (let round = 0; round < rounds; round++) {
-  for (const item of cases) times.get(item.name)!.push(await timeOnce(item));
+/** Runs `list` round-robin, `rounds` times after one warm-up run each; returns the medians. */
+async function measure(list: Case[]): Promise<(name: string) => number> {
+  const times = new Map(list.map((item) => [item.name, [] as number[]]));
+  for (const item of list) await timeOnce(item); // warm caches (Deno's transpile cache among them)
+  for (let round = 0; round < rounds; round++) {
+    for (const item of list) times.get(item.name)!.push(await timeOnce(item));
+  }
+  const median = (name: string) => {
+    const sorted = [...times.get(name)!].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
+  };
+  for (const item of list) {
+    console.log(`${item.name.padEnd(26)} median ${median(item.name).toFixed(1).padStart(7)} ms`);
+  }
+  return median;
 }
-Deno.removeSync(work, { recursive: true });
 
-const median = (name: string) => {
-  const sorted = [...times.get(name)!].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-};
-for (const item of cases) {
-  console.log(`${item.name.padEnd(26)} median ${median(item.name).toFixed(1).padStart(7)} ms`);
+function printChecks(checks: [string, number, number | undefined][]): void {
+  console.log(`\n${rounds} rounds, ratios of medians (target):`);
+  for (const [name, ratio, target] of checks) {
+    const verdict = target === undefined
+      ? "(for reference)"
+      : `(<= ${target}x) ${ratio <= target ? "ok" : "OVER TARGET"}`;
+    console.log(`${name.padEnd(48)} ${ratio.toFixed(2)}x ${verdict}`);
+  }
 }
+
+if (system) {
+  const median = await measure(systemCases);
+  Deno.removeSync(work, { recursive: true });
+  const bare = median("bare deno script");
+  const preamble = median("hook preamble, deno=true") - median("/bin/true");
+  const loading = median("bare deno, loads modules") - bare;
+  const asking = median("bare deno, asks socket") - median("bare deno, loads modules");
+  const redirect = median("hook, libvirtd socket");
+  console.log(
+    `\nredirect = bare deno script + ${preamble.toFixed(1)} ms shell preamble (grants ` +
+      `included) + ${loading.toFixed(1)} ms loading modules + ${asking.toFixed(1)} ms asking ` +
+      `libvirt over its socket + ${
+        (redirect - bare - preamble - loading - asking).toFixed(1)
+      } ms the hook's own work`,
+  );
+  printChecks([
+    ["no extnet_pg / /bin/true", median("hook, no extnet_pg") / median("/bin/true"), 2],
+    ["redirect / bare deno, spawns virsh", redirect / median("bare deno, spawns virsh"), 0.75],
+    ["redirect / bare deno script", redirect / bare, 1.3],
+  ]);
+  Deno.exit(0);
+}
+
+const median = await measure(cases);
+Deno.removeSync(work, { recursive: true });
 // The rewrite alone: the hook with a stub virsh, less what spawning that stub costs a bare script.
 const bare = median("bare deno script");
 const rewriteAlone = median("hook, stub virsh") - (median("bare deno, spawns stub") - bare);
@@ -192,10 +284,28 @@ const checks: [string, number, number | undefined][] = [
   ],
   ["libvirt lookup / virsh alone", lookup / median("virsh alone"), undefined],
 ];
-console.log(`\n${rounds} rounds, ratios of medians (target):`);
-for (const [name, ratio, target] of checks) {
-  const verdict = target === undefined
-    ? "(for reference)"
-    : `(<= ${target}x) ${ratio <= target ? "ok" : "OVER TARGET"}`;
-  console.log(`${name.padEnd(48)} ${ratio.toFixed(2)}x ${verdict}`);
+printChecks(checks);
+
+// Against a real libvirtd, when this machine can run the sandbox.
+const sandbox = `${root}tests/libvirt/sandbox.sh`;
+if (Deno.uid() !== 0) {
+  console.log("\nreal libvirtd: skipped (needs root and tests/libvirt/packages.txt)");
+} else {
+  console.log("\nagainst a real libvirtd (tests/libvirt/sandbox.sh), hook over its socket:");
+  const { code } = await new Deno.Command(sandbox, {
+    args: [
+      deno,
+      "run",
+      "-q",
+      "-A",
+      fileURLToPath(import.meta.url),
+      "--system",
+      "--rounds",
+      String(rounds),
+    ],
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output().catch((error) => ({ code: String(error) }));
+  if (code !== 0) console.log(`real libvirtd: the sandbox failed (${code}); see its output above`);
 }

@@ -5,7 +5,7 @@
  */
 
 import { type Network, parseNetworkReport } from "../lib/network.ts";
-import { clip, LibvirtUnavailable, NetworkNotFound } from "../lib/refusal.ts";
+import { clip, LibvirtUnavailable, missingNetwork } from "../lib/refusal.ts";
 
 /**
  * How long libvirt's answer is awaited, counted from virsh's start: VDSM waits
@@ -196,11 +196,7 @@ export async function lookupNetwork(
   }
   if (!output.success) {
     if (/Network not found/.test(output.stderr)) {
-      throw new NetworkNotFound(
-        name,
-        `libvirt network '${name}' does not exist on this host (see 'virsh net-list --all'); ` +
-          "define it on every host, or fix extnet_pg on the vNIC profile",
-      );
+      throw missingNetwork(name);
     }
     throw new LibvirtUnavailable(
       `cannot check libvirt network '${name}' at ${clip(uri)}: ${virshError(output.stderr)}`,

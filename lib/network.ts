@@ -85,12 +85,10 @@ export interface Placement {
  * ```
  */
 export function parseNetworkReport(output: string): Network {
-  // An answer that is not of this form means that libvirt could not really be asked.
-  const garbage = (reason: string): never => {
-    throw new LibvirtUnavailable(`virsh printed ${reason}; cannot check the network`);
-  };
   const xmlStart = output.indexOf("<network");
-  if (xmlStart < 0) garbage("no network XML");
+  if (xmlStart < 0) {
+    throw new LibvirtUnavailable("virsh printed no network XML; cannot check the network");
+  }
   const info = new Map<string, string>();
   // "Key: value" lines, split without a regular expression: a line can be anything.
   for (const line of output.slice(0, xmlStart).split("\n")) {
@@ -98,7 +96,38 @@ export function parseNetworkReport(output: string): Network {
     const key = line.slice(0, colon);
     if (colon > 0 && /^[A-Za-z ]+$/.test(key)) info.set(key, line.slice(colon + 1).trim());
   }
-  const xml = output.slice(xmlStart).trim();
+  return parseNetwork({
+    name: info.get("Name"),
+    active: info.get("Active") === "yes",
+    autostart: info.get("Autostart") === "yes",
+  }, output.slice(xmlStart).trim());
+}
+
+/**
+ * Builds a network from its state and its XML as libvirt gives them (`source`
+ * names who gave them, in refusals). Throws {@linkcode LibvirtUnavailable} when the
+ * XML is not that network's, or describes values libvirt never writes.
+ *
+ * @example
+ * ```ts
+ * import { parseNetwork } from "./network.ts";
+ * const network = parseNetwork(
+ *   { name: "default", active: true, autostart: false },
+ *   "<network><name>default</name><forward mode='nat'/></network>",
+ *   "libvirt",
+ * );
+ * network.kind; // "NAT"
+ * ```
+ */
+export function parseNetwork(
+  state: { name?: string; active: boolean; autostart: boolean },
+  xml: string,
+  source = "virsh",
+): Network {
+  // An answer that is not of this form means that libvirt could not really be asked.
+  const garbage = (reason: string): never => {
+    throw new LibvirtUnavailable(`${source} printed ${reason}; cannot check the network`);
+  };
   let root: XmlElement;
   try {
     root = parseXml(xml).root;
@@ -108,7 +137,7 @@ export function parseNetworkReport(output: string): Network {
   }
   const child = (element: XmlElement, name: string) =>
     element.children.find((c) => c.name === name);
-  const name = info.get("Name");
+  const { name } = state;
   if (name === undefined) garbage("no network name");
   const named = child(root, "name");
   if (!named || textOf(xml, named) !== name) {
@@ -133,8 +162,8 @@ export function parseNetworkReport(output: string): Network {
   });
   return {
     name: name!,
-    active: info.get("Active") === "yes",
-    autostart: info.get("Autostart") === "yes",
+    active: state.active,
+    autostart: state.autostart,
     kind: networkKind(root, hasOpenvswitchPort(root) || portgroups.some((p) => p.openvswitch)),
     openvswitch: hasOpenvswitchPort(root),
     vlan: vlan(child(root, "vlan"), ""),

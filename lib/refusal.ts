@@ -97,6 +97,24 @@ export class NetworkNotFound extends Refusal {
   }
 }
 
+/**
+ * The refusal when libvirt has no network `name` (virsh's "Network not found",
+ * libvirt's `VIR_ERR_NO_NETWORK`): a definite answer, not {@linkcode LibvirtUnavailable}.
+ *
+ * @example
+ * ```ts
+ * import { missingNetwork } from "./refusal.ts";
+ * missingNetwork("x").message.startsWith("libvirt network 'x' does not exist"); // true
+ * ```
+ */
+export function missingNetwork(name: string): NetworkNotFound {
+  return new NetworkNotFound(
+    name,
+    `libvirt network '${name}' does not exist on this host (see 'virsh net-list --all'); ` +
+      "define it on every host, or fix extnet_pg on the vNIC profile",
+  );
+}
+
 /** What every line the hook writes to stderr starts with. */
 export const HOOK_PREFIX = "network-nat:";
 

@@ -181,6 +181,21 @@ Deno.test("libvirt that cannot be reached fails; no virsh on the PATH fails", ()
   );
 });
 
+Deno.test("without virsh, a hook that asks libvirt's socket only warns", () => {
+  const facts = healthy();
+  facts.libvirt = {
+    ...facts.libvirt,
+    virshPath: undefined,
+    socket: "/run/libvirt/libvirt-sock-ro",
+  };
+  const [virsh] = diagnose(facts).filter((f) => f.check === "virsh");
+  assert.equal(virsh.status, "warn");
+  assert.match(
+    virsh.message,
+    /: the hook does not need it \(it asks libvirt at \/run\/libvirt\/libvirt-sock-ro\), but this report/,
+  );
+});
+
 Deno.test("the --value target is checked the way the hook checks it", () => {
   const facts = healthy();
   const target = (property: string, network = autostarted("ovs-net"), refusal?: string) => {

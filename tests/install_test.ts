@@ -26,7 +26,9 @@ import {
   SYSTEMD_PATH,
 } from "../admin/install_plan.ts";
 import {
+  ABSENT_NETWORK,
   judgeSelfTest,
+  judgeSystemDaemonRun,
   SELFTEST_NETWORK,
   SELFTEST_NODE_FILE,
   SELFTEST_PORTGROUP,
@@ -718,4 +720,41 @@ Deno.test("install: bad options are refused with the usage", async () => {
   const help = await install(["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--uninstall/);
+});
+
+Deno.test("the system-daemon check passes only on libvirt's own no-such-network answer", () => {
+  const socket = "/run/libvirt/libvirt-sock-ro";
+  const run = (code: number | null, stderr: string, failure?: string) => ({
+    code,
+    stderr,
+    before: "",
+    after: "",
+    milliseconds: 25,
+    failure,
+  });
+  const cases: [string, ReturnType<typeof run>, boolean, RegExp][] = [
+    [
+      "libvirt answered",
+      run(2, `network-nat: libvirt network '${ABSENT_NETWORK}' does not exist on this host (...)`),
+      true,
+      /^ok {8}user vdsm reaches libvirt at \/run\/libvirt\/libvirt-sock-ro: .* \(25 ms\)$/,
+    ],
+    [
+      "the socket refused the user",
+      run(2, "network-nat: cannot check libvirt network 'x': libvirt at S refused this user"),
+      false,
+      /^warning: user vdsm did not get libvirt's answer .*: exit code 2 \(stderr: .*refused this user\)/,
+    ],
+    [
+      "the hook did not run",
+      run(null, "", "could not run setpriv: not found"),
+      false,
+      /: could not run setpriv: not found \(check libvirtd/,
+    ],
+  ];
+  for (const [label, hookRun, pass, line] of cases) {
+    const verdict = judgeSystemDaemonRun(hookRun, socket, "vdsm");
+    assert.equal(verdict.pass, pass, label);
+    assert.match(verdict.line, line, label);
+  }
 });

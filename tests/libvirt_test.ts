@@ -398,6 +398,210 @@ test(
   },
 );
 
+/**
+ * Asks libvirt inside the sandbox, as `user`, over the socket (host/libvirt.ts) and with virsh
+ * (host/virsh.ts), for each of `names`; `deadlineMs` bounds the socket's answer.
+ */
+async function askBothWays(names: string[], user?: number, deadlineMs = 30000) {
+  const { work } = await startSandbox();
+  const script = `
+    const checkout = ${JSON.stringify(readableCheckout())};
+    const socket = await import(\`file://\${checkout}host/libvirt.ts\`);
+    const virsh = await import(\`file://\${checkout}host/virsh.ts\`);
+    const answer = (p) => p.then((value) => ({ value }), (e) => ({ error: \`\${e.name}: \${e.message}\` }));
+    const out = {};
+    for (const name of ${JSON.stringify(names)}) {
+      out[name] = {
+        socket: await answer(socket.lookupNetwork(name, "qemu:///system", undefined,
+          { socket: socket.systemSocket("qemu:///system"), deadlineMs: ${deadlineMs} })),
+        virsh: await answer(virsh.lookupNetwork(name, "qemu:///system")),
+      };
+    }
+    console.log(JSON.stringify(out));`;
+  const run = await insideRaw(
+    ["deno", "eval", "--no-config", script],
+    { HOME: `${work}/home` },
+    user,
+  );
+  assert.equal(run.code, 0, run.stderr);
+  return JSON.parse(run.stdout) as Record<string, { socket: unknown; virsh: unknown }>;
+}
+
+test(
+  `libvirt's socket gives the same answers as virsh, as root and as another user`,
+  async () => {
+    // A UTF-8 name: libvirt allows it, though extnet_pg cannot name it.
+    const utf8 = "r\u00e9seau-\u00fc";
+    await inside(
+      "virsh",
+      "-q",
+      "net-define",
+      await scratchFile(
+        "utf8-net.xml",
+        `<network><name>${utf8}</name><bridge name='utf8br0'/></network>`,
+      ),
+    );
+    const names = ["ovs-net", "off-net", "br-net", utf8, "no-such-net"];
+    await inside("sh", "-c", ": >/var/log/libvirt/libvirtd.log");
+    for (const user of [undefined, NOBODY]) {
+      const answers = await askBothWays(names, user);
+      for (const name of names) {
+        assert.deepEqual(answers[name].socket, answers[name].virsh, `${name} as ${user ?? "root"}`);
+      }
+      assert.match(
+        JSON.stringify(answers["no-such-net"].socket),
+        /NetworkNotFound: libvirt network 'no-such-net' does not exist/,
+      );
+      assert.equal(
+        (answers["ovs-net"].socket as { value: { kind: string } }).value.kind,
+        "Open vSwitch",
+      );
+    }
+    // Every connection was closed with CONNECT_CLOSE: libvirtd logs any other close as an error.
+    assert.doesNotMatch(await inside("cat", "/var/log/libvirt/libvirtd.log"), /End of file/);
+  },
+);
+
+test(
+  `the running VMs' live XML comes over the socket as virsh dumpxml prints it`,
+  async () => {
+    await startVm("listed-vm", []);
+    const { work } = await startSandbox();
+    const script = `
+      const { runningDomains } = await import(${
+      JSON.stringify(`file://${readableCheckout()}host/libvirt.ts`)
+    });
+      console.log(JSON.stringify(await runningDomains()));`;
+    const run = await insideRaw(["deno", "eval", "--no-config", script], { HOME: `${work}/home` });
+    assert.equal(run.code, 0, run.stderr);
+    const domains: { name: string; xml: string }[] = JSON.parse(run.stdout);
+    const names = (await inside("virsh", "-r", "list", "--name")).trim().split("\n").sort();
+    assert.deepEqual(domains.map((domain) => domain.name).sort(), names);
+    assert.ok(names.includes("listed-vm"));
+    for (const { name, xml } of domains) {
+      assert.equal(`${xml}\n`, await inside("virsh", "-r", "dumpxml", name), name);
+    }
+    await inside("virsh", "-q", "destroy", "listed-vm");
+  },
+);
+
+test(`a stopped libvirtd is bounded by the deadline`, async () => {
+  await inside("sh", "-c", "kill -STOP $(cat /run/libvirtd.pid)");
+  try {
+    const started = performance.now();
+    const answers = await askBothWays(["ovs-net"], NOBODY, 500).catch((error) => error);
+    assert.ok(!(answers instanceof Error), String(answers));
+    assert.match(
+      JSON.stringify(answers["ovs-net"].socket),
+      /libvirt at \/run\/libvirt\/libvirt-sock-ro accepted the connection but did not answer within 500 ms/,
+    );
+    assert.ok(performance.now() - started < 60000);
+  } finally {
+    await inside("sh", "-c", "kill -CONT $(cat /run/libvirtd.pid)");
+  }
+});
+
+/**
+ * In a second sandbox, whose libvirtd asks for `auth` on its read-only socket, runs as user
+ * nobody the hook at before_nic_hotplug with extnet_pg=br-net, then `script` with deno eval;
+ * returns what they printed, the hook's exit code after it.
+ */
+async function inSandboxWithAuth(auth: string, script: string): Promise<string> {
+  const { work } = await startSandbox();
+  const file = Deno.makeTempFileSync({ dir: `${work}/tmp`, prefix: "hook_domxml-" });
+  Deno.writeTextFileSync(file, HOTPLUG);
+  Deno.chownSync(file, NOBODY, NOBODY);
+  Deno.writeTextFileSync(`${work}/tmp/ask.js`, script);
+  const asNobody = `setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups -- env ` +
+    `-u LIBVIRT_DEFAULT_URI HOME=${work}/home`;
+  const output = await new Deno.Command(SANDBOX, {
+    args: [
+      "sh",
+      "-c",
+      `${asNobody} _hook_domxml=${file} extnet_pg=br-net ` +
+      `${work}/hooks/before_nic_hotplug/50_network_nat 2>&1; echo "exit $?"; ` +
+      `${asNobody} deno run -A --no-config ${work}/tmp/ask.js </dev/null`,
+    ],
+    env: { SANDBOX_AUTH_UNIX_RO: auth },
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+  Deno.removeSync(file);
+  assert.equal(output.code, 0, text);
+  return text;
+}
+
+const libvirtModule = () => JSON.stringify(`file://${readableCheckout()}host/libvirt.ts`);
+
+test(
+  `SASL on the read-only socket: the hook says so; tools that may run virsh ask it`,
+  async () => {
+    const text = await inSandboxWithAuth(
+      "sasl",
+      `const { lookupNetwork } = await import(${libvirtModule()});
+      await lookupNetwork("br-net", "qemu:///system").catch((e) => console.log(e.message));`,
+    );
+    assert.match(
+      text,
+      /^network-nat: cannot check libvirt network 'br-net': libvirt at \/run\/libvirt\/libvirt-sock-ro asks for SASL on its read-only socket, which the hook does not speak; set auth_unix_ro = "polkit" in libvirtd.conf \(libvirt's default\)\nexit 2$/m,
+    );
+    // With --allow-run=virsh: virsh's own answer, as before the socket was used.
+    assert.match(
+      text,
+      /^cannot check libvirt network 'br-net' at qemu:\/\/\/system: failed to connect to the hypervisor$/m,
+    );
+  },
+);
+
+test(
+  `through polkit, another user gets the same answers as virsh, and the hook redirects`,
+  async () => {
+    const text = await inSandboxWithAuth(
+      "polkit",
+      `const socket = await import(${libvirtModule()});
+      const virsh = await import(${JSON.stringify(`file://${readableCheckout()}host/virsh.ts`)});
+      const answer = (p) => p.then((v) => JSON.stringify(v), (e) => \`\${e.name}: \${e.message}\`);
+      for (const name of ["ovs-net", "off-net", "no-such-net"]) {
+        const [a, b] = [await answer(socket.lookupNetwork(name, "qemu:///system")),
+          await answer(virsh.lookupNetwork(name, "qemu:///system"))];
+        console.log(a === b ? \`same \${name}\` : \`differ \${name}: \${a} vs \${b}\`);
+      }`,
+    );
+    assert.match(text, /^network-nat: vNIC .* -> network br-net \(Linux bridge\)\nexit 0$/m);
+    assert.match(text, /^same ovs-net\nsame off-net\nsame no-such-net$/m);
+  },
+);
+
+test(
+  `the installer proves the hook's user reaches libvirt's socket`,
+  async () => {
+    const { work } = await startSandbox();
+    const hooks = `${work}/install-hooks`;
+    Deno.mkdirSync(hooks);
+    const run = await insideRaw(
+      [
+        "deno",
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--allow-run",
+        "--allow-sys=uid",
+        "--allow-env=INIT_CWD",
+        `${readableCheckout()}install.ts`,
+        `--hooks-dir=${hooks}`,
+        "--user=nobody",
+        `--service-path=${Deno.execPath().replace(/\/deno$/, "")}:/usr/sbin:/usr/bin:/sbin:/bin`,
+      ],
+      { HOME: `${work}/home` },
+    );
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /^ok {8}user nobody reaches libvirt at \/run\/libvirt\/libvirt-sock-ro: the hook asks it without virsh \(\d+ ms\)$/m,
+    );
+  },
+);
+
 test(`the sandbox stops, leaving nothing behind`, async () => {
   const { process } = await startSandbox();
   await process.stdin.close();

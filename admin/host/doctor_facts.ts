@@ -24,13 +24,8 @@ import {
   pathFacts,
   readHead,
 } from "./system.ts";
-import {
-  libvirtUri,
-  lookupNetwork,
-  runVirsh,
-  VIRSH_TIMEOUT_MS,
-  virshError,
-} from "../../host/virsh.ts";
+import { libvirtUri, runVirsh, VIRSH_TIMEOUT_MS, virshError } from "../../host/virsh.ts";
+import { lookupNetwork, systemSocket } from "../../host/libvirt.ts";
 
 /** What the doctor is asked to look at. */
 export interface DoctorOptions {
@@ -190,6 +185,7 @@ async function libvirtFacts(
     user: runner.user,
     userNote,
     virshPath: findOnPath("virsh", options.servicePath),
+    socket: systemSocket(uri),
     error,
     networks,
     vms: error === undefined ? await runningVms(uri, runner.runAs) : undefined,

@@ -17,7 +17,8 @@
 #
 # Inside COMMAND: LIBVIRT_DEFAULT_URI=qemu:///system, SANDBOX_DIR=<that temp dir>,
 # SANDBOX_HOME=<this directory>. Packages: see packages.txt next to this file.
-# SANDBOX_DEBUG=1 makes libvirtd log at debug level.
+# SANDBOX_DEBUG=1 makes libvirtd log at debug level. SANDBOX_AUTH_UNIX_RO sets libvirtd's
+# auth_unix_ro (default none; polkit also starts a system bus and polkitd).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -162,11 +163,47 @@ step ovs-vswitchd unix:/run/openvswitch/db.sock \
   --pidfile=/run/openvswitch/ovs-vswitchd.pid --detach \
   --log-file=/var/log/openvswitch/ovs-vswitchd.log
 
+# --- polkit, when libvirtd's read-only socket asks for it ----------------------
+# Started before libvirtd, which connects to the system bus once, at start-up. Only
+# libvirt's read-only action is defined, allowed for any user as libvirt's own policy
+# file does (libvirt-daemon-system, which ships it, is not installed here).
+if [[ "${SANDBOX_AUTH_UNIX_RO:-none}" == polkit ]]; then
+  mkdir -p /run/dbus "$work/polkit-actions"
+  step dbus-daemon --system --fork
+  cat >"$work/polkit-actions/org.libvirt.unix.policy" <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE policyconfig PUBLIC "-//freedesktop//DTD PolicyKit Policy Configuration 1.0//EN"
+    "http://www.freedesktop.org/software/polkit/policyconfig-1.dtd">
+<policyconfig>
+  <action id="org.libvirt.unix.monitor">
+    <description>Monitor local virtualized systems</description>
+    <message>System policy prevents monitoring of local virtualized systems</message>
+    <defaults>
+      <allow_any>yes</allow_any>
+      <allow_inactive>yes</allow_inactive>
+      <allow_active>yes</allow_active>
+    </defaults>
+  </action>
+</policyconfig>
+EOF
+  step mount --bind "$work/polkit-actions" /usr/share/polkit-1/actions
+  # polkitd switches to its own user itself.
+  /usr/lib/polkit-1/polkitd --no-debug \
+    >>"$logdir/polkitd.log" 2>&1 &
+  polkit_up() {
+    dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+      org.freedesktop.DBus.NameHasOwner string:org.freedesktop.PolicyKit1 2>/dev/null |
+      grep -q true
+  }
+  for _ in $(seq 300); do polkit_up && break; sleep 0.1; done
+  polkit_up || setup_failed "polkitd did not register on the system bus within 30 s"
+fi
+
 # --- libvirtd -----------------------------------------------------------------
 loglevel=3
 [[ "${SANDBOX_DEBUG:-}" == 1 ]] && loglevel=1
 cat >/etc/libvirt/libvirtd.conf <<EOF
-auth_unix_ro = "none"
+auth_unix_ro = "${SANDBOX_AUTH_UNIX_RO:-none}"
 auth_unix_rw = "none"
 unix_sock_ro_perms = "0777"
 unix_sock_rw_perms = "0700"
