@@ -10,7 +10,7 @@ import {
   decodeReply,
   encodeCall,
   LibvirtError,
-  messageLength,
+  messageBuffer,
   ProtocolError,
   type Reader,
   serialOf,
@@ -123,31 +123,24 @@ function openSession(
   bounded: <U>(promise: Promise<U>) => Promise<U>,
 ): Session {
   let nextSerial = 1;
-  let buffered = new Uint8Array(0);
+  const buffer = messageBuffer();
   const chunk = new Uint8Array(65536);
 
   async function readMessage(): Promise<Uint8Array> {
     for (;;) {
-      const length = messageLength(buffered);
-      if (length !== undefined && buffered.length >= length) {
-        const message = buffered.slice(0, length);
-        buffered = buffered.slice(length);
-        return message;
-      }
+      const message = buffer.next();
+      if (message) return message;
       const count = await bounded(conn.read(chunk)).catch((error) => {
         throw error instanceof SocketError ? error : new SocketError(`failed: ${error}`);
       });
       if (count === null) {
         throw new ProtocolError(
-          buffered.length
-            ? `closed the connection in the middle of a reply (${buffered.length} bytes)`
+          buffer.pending
+            ? `closed the connection in the middle of a reply (${buffer.pending} bytes)`
             : "closed the connection without answering",
         );
       }
-      const grown = new Uint8Array(buffered.length + count);
-      grown.set(buffered);
-      grown.set(chunk.subarray(0, count), buffered.length);
-      buffered = grown;
+      buffer.push(chunk.subarray(0, count));
     }
   }
 

@@ -232,6 +232,51 @@ export function messageLength(buffer: Uint8Array): number | undefined {
   return length;
 }
 
+/** Bytes read off a connection, handed out as whole messages. */
+export interface MessageBuffer {
+  /** Appends bytes as they arrived. */
+  push(bytes: Uint8Array): void;
+  /** Takes the first whole message, or `undefined` while it is incomplete. */
+  next(): Uint8Array | undefined;
+  /** How many bytes wait for the rest of their message. */
+  readonly pending: number;
+}
+
+/**
+ * Collects bytes off a connection and splits them into whole messages by their
+ * length words. Throws {@linkcode ProtocolError} (from `next`) for a length
+ * libvirt never sends.
+ *
+ * @example
+ * ```ts
+ * import { calls, encodeCall, messageBuffer } from "./libvirt_rpc.ts";
+ * const buffer = messageBuffer();
+ * const message = encodeCall(calls.authList(), 1);
+ * buffer.push(message.subarray(0, 10));
+ * buffer.next(); // undefined
+ * buffer.push(message.subarray(10));
+ * buffer.next()?.length; // 28
+ * ```
+ */
+export function messageBuffer(): MessageBuffer {
+  let buffered: Uint8Array = new Uint8Array(0);
+  return {
+    push(bytes) {
+      buffered = concat(buffered, bytes);
+    },
+    next() {
+      const length = messageLength(buffered);
+      if (length === undefined || buffered.length < length) return undefined;
+      const message = buffered.slice(0, length);
+      buffered = buffered.slice(length);
+      return message;
+    },
+    get pending() {
+      return buffered.length;
+    },
+  };
+}
+
 /** A reply's payload, read in order by the decoders below. */
 export interface Reader {
   readonly bytes: Uint8Array;

@@ -14,6 +14,7 @@ import {
   encodeCall,
   LibvirtError,
   MESSAGE_MAX,
+  messageBuffer,
   messageLength,
   Procedure,
   ProtocolError,
@@ -40,22 +41,15 @@ const hex = (data: Uint8Array) => Array.from(data, (b) => b.toString(16).padStar
 
 /** Reads whole messages off a connection, as the daemon does. */
 function messageReader(conn: Deno.UnixConn) {
-  let buffered = new Uint8Array(0);
+  const buffer = messageBuffer();
   const chunk = new Uint8Array(65536);
   return async (): Promise<Uint8Array | undefined> => {
     for (;;) {
-      const length = messageLength(buffered);
-      if (length !== undefined && buffered.length >= length) {
-        const message = buffered.slice(0, length);
-        buffered = buffered.slice(length);
-        return message;
-      }
+      const message = buffer.next();
+      if (message) return message;
       const count = await conn.read(chunk).catch(() => null);
       if (count === null) return undefined;
-      const grown = new Uint8Array(buffered.length + count);
-      grown.set(buffered);
-      grown.set(chunk.subarray(0, count), buffered.length);
-      buffered = grown;
+      buffer.push(chunk.subarray(0, count));
     }
   };
 }
