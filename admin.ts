@@ -157,6 +157,7 @@ async function doctor(args: string[]): Promise<number> {
     user: { type: "string", default: VDSM_USER },
     json: { type: "boolean", default: false },
     "host-name": { type: "string" },
+    "no-self-test": { type: "boolean", default: false },
   });
   if (values.help) {
     write(DOCTOR_HELP);
@@ -168,6 +169,7 @@ async function doctor(args: string[]): Promise<number> {
     servicePath: values.path,
     user: values.user,
     value: values.value,
+    selfTest: !values["no-self-test"],
   });
   const findings = diagnose(facts);
   write(

@@ -6,7 +6,8 @@
  * installed hook as VDSM would (and rolls back when one fails). The decisions
  * and messages live in `admin/install_plan.ts`, `admin/access.ts` and
  * `admin/selftest.ts`, the reading of the host in `admin/host/hooks_dir.ts` and
- * `admin/host/system.ts`; this file makes the changes.
+ * `admin/host/system.ts`, the self-test's runs in `admin/host/selftest_run.ts`;
+ * this file makes the changes.
  *
  * Exit codes: 0 done or nothing to do; 1 refused or failed, with the reason.
  *
@@ -17,7 +18,7 @@ import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { accessProblems, type Account, deniedAccess, parentsOf } from "./admin/access.ts";
 import { errorText } from "./admin/cli.ts";
-import { HOOK_POINTS, hookPointOf } from "./lib/hook.ts";
+import { HOOK_POINTS } from "./lib/hook.ts";
 import {
   type Action,
   changesDisk,
@@ -37,17 +38,14 @@ import {
   VDSM_USER,
   virshMissingMessage,
 } from "./admin/install_plan.ts";
-import {
-  ABSENT_NETWORK,
-  judgeSelfTest,
-  judgeSystemDaemonRun,
-  SELFTEST_MIGRATING_VNIC_FILE,
-  SELFTEST_NODE_FILE,
-  SELFTEST_PROPERTY,
-  SELFTEST_VNIC_FILE,
-  type SelfTestRun,
-} from "./admin/selftest.ts";
+import { ABSENT_NETWORK, judgeSystemDaemonRun, SELFTEST_NODE_FILE } from "./admin/selftest.ts";
 import { pointStates, scanHookDirs } from "./admin/host/hooks_dir.ts";
+import {
+  inSelfTestDir,
+  runHookOnce,
+  type SelfTestHost,
+  selfTestPoint,
+} from "./admin/host/selftest_run.ts";
 import { SYSTEM_SOCKETS, SYSTEM_URI, systemSocket } from "./host/libvirt.ts";
 import {
   accessNeed,
@@ -82,9 +80,6 @@ Exit codes: 0 done or nothing to do; 1 refused or failed, with the reason.`;
 /** Raised for anything that stops the installer; the message is printed as is. */
 class Stop extends Error {}
 
-const SELFTEST_TIMEOUT_MS = 120_000;
-const VM_ID = "6f3b0c2a-6a3e-4d55-9a1e-2d3c4b5a6978";
-
 function say(line: string): void {
   console.log(line);
 }
@@ -93,17 +88,10 @@ function refuse(lines: string[]): never {
   throw new Stop(lines.map((line) => `refused:  ${line}`).join("\n"));
 }
 
-interface Context {
-  checkoutDir: string;
+interface Context extends SelfTestHost {
   mainPath: string;
-  hooksDir: string;
-  servicePath: string;
-  account: Account;
   /** The user running the installer when not root (root may write anywhere). */
   invoker?: Account;
-  /** Whether the hook runs as another user than the installer's. */
-  switchUser: boolean;
-  virshOnPath: boolean;
 }
 
 /** Runs every check; returns the problems, prints what is fine and the warnings. */
@@ -235,94 +223,14 @@ function rollBack(undo: (() => string)[]): void {
   }
 }
 
-/** Runs the hook at `path` once, as VDSM would, on a fresh copy of the sample vNIC. */
-async function runHookOnce(
-  context: Context,
-  path: string,
-  tempDir: string,
-  property: string | undefined,
-  systemDaemon = false,
-): Promise<SelfTestRun> {
-  const { account } = context;
-  const sample = hookPointOf(path) === "before_device_migrate_destination"
-    ? SELFTEST_MIGRATING_VNIC_FILE
-    : SELFTEST_VNIC_FILE;
-  const before = Deno.readTextFileSync(joinPath(context.checkoutDir, sample));
-  const file = Deno.makeTempFileSync({ dir: tempDir, prefix: "tmp" });
-  Deno.writeTextFileSync(file, before);
-  Deno.chmodSync(file, 0o600);
-  if (context.switchUser) Deno.chownSync(file, account.uid, account.gid);
-  const env: Record<string, string> = {
-    PATH: context.servicePath,
-    HOME: account.home,
-    // libvirt reads the URI's path percent-encoded (a raw space is refused).
-    LIBVIRT_DEFAULT_URI: `test://${
-      joinPath(context.checkoutDir, SELFTEST_NODE_FILE).split("/").map(encodeURIComponent).join("/")
-    }`,
-    _hook_domxml: file,
-    vmId: VM_ID,
-  };
-  // Without LIBVIRT_DEFAULT_URI the hook asks the system daemon, as under VDSM.
-  if (systemDaemon) delete env.LIBVIRT_DEFAULT_URI;
-  if (property !== undefined) env.extnet_pg = property;
-  const [command, ...args] = context.switchUser ? [...asUser(account), path] : [path];
-  const start = performance.now();
-  try {
-    const output = await new Deno.Command(command, {
-      args,
-      clearEnv: true,
-      env,
-      cwd: "/",
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-      signal: AbortSignal.timeout(SELFTEST_TIMEOUT_MS),
-    }).output();
-    const milliseconds = Math.round(performance.now() - start);
-    let after: string | undefined;
-    try {
-      after = Deno.readTextFileSync(file);
-    } catch {
-      after = undefined;
-    }
-    return {
-      code: output.signal ? null : output.code,
-      stderr: new TextDecoder().decode(output.stderr),
-      before,
-      after,
-      milliseconds,
-      failure: output.signal ? `killed by ${output.signal}` : undefined,
-    };
-  } catch (error) {
-    return {
-      code: null,
-      stderr: "",
-      before,
-      after: undefined,
-      milliseconds: Math.round(performance.now() - start),
-      failure: `could not run ${command}: ${errorText(error)}`,
-    };
-  } finally {
-    try {
-      Deno.removeSync(file);
-    } catch { /* the hook may have replaced it; the folder goes anyway */ }
-  }
-}
-
 /** Runs each installed hook without and with extnet_pg; returns whether all passed. */
 async function selfTest(context: Context): Promise<boolean> {
   const who = context.switchUser ? `user ${context.account.name}` : `this user`;
   say(`self-test: running each installed hook as VDSM would, as ${who}, cwd /`);
-  // In /tmp, as VDSM's own temp files are: a private $TMPDIR of root's may be closed to vdsm.
-  const tempDir = Deno.makeTempDirSync({ dir: "/tmp", prefix: "network-nat-selftest." });
-  let passed = true;
-  try {
-    if (context.switchUser) Deno.chownSync(tempDir, context.account.uid, context.account.gid);
+  return await inSelfTestDir(context, async (tempDir) => {
+    let passed = true;
     for (const point of HOOK_POINTS) {
-      const path = joinPath(context.hooksDir, point, HOOK_NAME);
-      const without = await runHookOnce(context, path, tempDir, undefined);
-      const withProperty = await runHookOnce(context, path, tempDir, SELFTEST_PROPERTY);
-      const verdict = judgeSelfTest(point, path, without, withProperty, context.virshOnPath);
+      const verdict = await selfTestPoint(context, point, tempDir);
       say(verdict.line);
       passed &&= verdict.pass;
     }
@@ -344,10 +252,8 @@ async function selfTest(context: Context): Promise<boolean> {
         ).line,
       );
     }
-  } finally {
-    Deno.removeSync(tempDir, { recursive: true });
-  }
-  return passed;
+    return passed;
+  });
 }
 
 function reportCache(account: Account): void {
@@ -495,6 +401,7 @@ async function main(args: string[]): Promise<number> {
       account,
       invoker: myUid === 0 ? undefined : me,
       switchUser,
+      runAs: switchUser ? asUser(account) : [],
       virshOnPath: findOnPath("virsh", values["service-path"]) !== undefined,
     };
     return await install(context, values.force, values["dry-run"]);

@@ -7,7 +7,7 @@
  */
 
 import { type AccessNeed, accessProblems, type Account } from "./access.ts";
-import { HOOK_POINTS, targetOf } from "../lib/hook.ts";
+import { HOOK_POINTS, type HookPoint, targetOf } from "../lib/hook.ts";
 import {
   denoMissingMessage,
   describeEntry,
@@ -30,8 +30,8 @@ export type Status = "ok" | "warn" | "fail";
 /** One line of the doctor's report. */
 export interface Finding {
   /**
-   * What was checked: `deno`, `virsh`, `hooks`, `main`, `access`, `libvirt`, `network`, `vms`,
-   * `vnic`, `target`.
+   * What was checked: `deno`, `virsh`, `hooks`, `main`, `access`, `selftest`, `libvirt`,
+   * `network`, `vms`, `vnic`, `target`.
    */
   check: string;
   status: Status;
@@ -83,6 +83,16 @@ export interface TargetFacts {
   refusal?: string;
 }
 
+/** How the installed hooks fared when run once each as VDSM would (see `admin/selftest.ts`). */
+export interface SelfTestFacts {
+  /** Each hook point's verdict, when the self-test ran. */
+  verdicts?: { point: HookPoint; pass: boolean; message: string }[];
+  /** Why it did not run, if so. */
+  reason?: string;
+  /** Whether it was left out on purpose (`--no-self-test`, or hook links not in place). */
+  skipped?: boolean;
+}
+
 /** Everything the doctor looks at on a host. */
 export interface DoctorFacts {
   /** The real path of the checkout. */
@@ -106,6 +116,8 @@ export interface DoctorFacts {
   account?: Account;
   /** The paths the hook's user must reach, and how. */
   access: AccessNeed[];
+  /** The self-test of the installed hooks; absent when it was not asked for. */
+  selfTest?: SelfTestFacts;
   libvirt: LibvirtFacts;
   /** The running VMs' vNICs with `extnet_pg`, when libvirt could be asked. */
   vms?: RunningVms;
@@ -276,6 +288,22 @@ function accessFindings(facts: DoctorFacts): Finding[] {
   });
 }
 
+function selfTestFindings(selfTest: SelfTestFacts): Finding[] {
+  if (!selfTest.verdicts) {
+    return selfTest.skipped
+      ? []
+      : [{ check: "selftest", status: "warn", message: `not run: ${selfTest.reason}` }];
+  }
+  return selfTest.verdicts.map(({ pass, message }) => ({
+    check: "selftest",
+    status: pass ? "ok" : "fail",
+    // Without timings, so that a host's report changes only when the host does.
+    message,
+    fix: pass ? undefined : "fix what the line names (the run's exit code and stderr), " +
+      "then check again with 'deno task doctor'",
+  }));
+}
+
 function libvirtFindings(libvirt: LibvirtFacts, servicePath: string): Finding[] {
   const findings: Finding[] = [];
   const noVirsh = `no virsh on the PATH vdsmd runs with (${servicePath})`;
@@ -359,7 +387,8 @@ function targetFindings(target: TargetFacts): Finding[] {
 
 /**
  * Turns the facts gathered on a host into findings, in report order: Deno,
- * the hook links and script, the hook user's access, libvirt and its networks,
+ * the hook links and script, the hook user's access, the self-test of the
+ * installed hooks, libvirt and its networks,
  * the running vNICs that are not where their profile says, and the `--value` target.
  *
  * @example
@@ -384,6 +413,7 @@ export function diagnose(facts: DoctorFacts): Finding[] {
     ...hookFindings(facts),
     ...mainFindings(facts),
     ...accessFindings(facts),
+    ...(facts.selfTest ? selfTestFindings(facts.selfTest) : []),
     ...libvirtFindings(facts.libvirt, facts.deno.servicePath),
     ...(facts.vms ? vnicFindings(facts.vms, facts.libvirt.networks) : []),
     ...(facts.target ? targetFindings(facts.target) : []),
@@ -442,6 +472,16 @@ export const REPORT_FORMAT = 1;
 /** What is at the hook's name in a hook point directory, as the JSON report says it. */
 export type LinkState = "linked" | "missing" | "other";
 
+/** The self-test as the JSON report says it. */
+export interface SelfTestState {
+  /** Whether the installed hooks were run. */
+  ran: boolean;
+  /** Per hook point run: whether its hook passed. */
+  points: Partial<Record<HookPoint, "pass" | "fail">>;
+  /** Why the self-test did not run, if so. */
+  reason?: string;
+}
+
 /**
  * The host-level part of the JSON report that `fleet` compares across hosts:
  * the host's name, how libvirt answered, and the hook's state.
@@ -458,6 +498,8 @@ export interface HostState {
     links: Record<string, LinkState>;
     /** The Deno on vdsmd's PATH: its path and `deno --version`'s first line, when known. */
     deno: { path?: string; version?: string };
+    /** The self-test; absent from reports of versions before it. */
+    selfTest?: SelfTestState;
   };
 }
 
@@ -477,6 +519,7 @@ export interface HostState {
  *   libvirt: { uri: "qemu:///system", user: "root", virshPath: "/usr/bin/virsh", networks: [] },
  * });
  * state.hook.links.before_device_create; // "missing"
+ * state.hook.selfTest?.ran; // false
  * ```
  */
 export function hostState(host: string, facts: DoctorFacts): HostState {
@@ -489,6 +532,13 @@ export function hostState(host: string, facts: DoctorFacts): HostState {
       : "other";
   }
   const { uri, user, error } = facts.libvirt;
+  const selfTest: SelfTestState = {
+    ran: facts.selfTest?.verdicts !== undefined,
+    points: Object.fromEntries(
+      (facts.selfTest?.verdicts ?? []).map(({ point, pass }) => [point, pass ? "pass" : "fail"]),
+    ),
+    reason: facts.selfTest?.verdicts ? undefined : facts.selfTest?.reason ?? "not asked for",
+  };
   return {
     host,
     libvirt: { uri, user, error },
@@ -497,6 +547,7 @@ export function hostState(host: string, facts: DoctorFacts): HostState {
       hooksDir: facts.hooksDir,
       links,
       deno: { path: facts.deno.path, version: facts.deno.version },
+      selfTest,
     },
   };
 }

@@ -79,6 +79,11 @@ function shapeProblem(report: Record<string, Json>): string | undefined {
     !isObject(hook) || !isObject(hook.links) || !isObject(hook.deno) ||
     typeof hook.hooksDir !== "string"
   ) return "no hook state";
+  const selfTest = hook.selfTest;
+  if (
+    selfTest !== undefined &&
+    (!isObject(selfTest) || typeof selfTest.ran !== "boolean" || !isObject(selfTest.points))
+  ) return "hook.selfTest is not a self-test";
   return undefined;
 }
 
@@ -159,6 +164,8 @@ export interface HookCells {
   links: string;
   /** The Deno version on vdsmd's PATH, `none`, or `?` when unknown. */
   deno: string;
+  /** The self-test of the installed hooks: `pass`, `FAIL`, or `not run`. */
+  selfTest: "pass" | "FAIL" | "not run";
   /** How many of the doctor's checks failed. */
   doctorFailures: number;
 }
@@ -319,6 +326,11 @@ function hookCells(report: HostReport): HookCells {
   return {
     links: `${linked}/${HOOK_POINTS.length}`,
     deno: path === undefined ? "none" : /^deno (\S+)/.exec(version ?? "")?.[1] ?? "?",
+    selfTest: !report.hook.selfTest?.ran
+      ? "not run"
+      : Object.values(report.hook.selfTest.points).includes("fail")
+      ? "FAIL"
+      : "pass",
     doctorFailures: report.summary.fail,
   };
 }
@@ -339,6 +351,13 @@ function hostProblems(reports: readonly HostReport[], hooks: Record<string, Hook
       problems.push(
         `${host}: the hook is not installed${where} in ${report.hook.hooksDir}: ` +
           "run 'deno task install' there",
+      );
+    }
+    if (hooks[host].selfTest === "FAIL") {
+      const failed = HOOK_POINTS.filter((point) => report.hook.selfTest?.points[point] === "fail");
+      problems.push(
+        `${host}: the installed hook failed its self-test at ${failed.join(", ")}: run ` +
+          "'deno task doctor' there for the reason and the fix",
       );
     }
     if (hooks[host].deno === "none") {
@@ -525,7 +544,7 @@ const CELL_TEXT: Record<NetworkCell, string> = {
  * ```ts
  * import { renderFleet } from "./fleet.ts";
  * renderFleet({ hosts: ["hv1"], agree: true, networks: [], hooks: {
- *   hv1: { links: "4/4", deno: "2.9.6", doctorFailures: 0 },
+ *   hv1: { links: "4/4", deno: "2.9.6", selfTest: "pass", doctorFailures: 0 },
  * }, hostProblems: [], values: [] }).split("\n")[0];
  * // "network-nat fleet: 1 host ready"
  * ```
@@ -541,6 +560,7 @@ export function renderFleet(fleet: Fleet, width = 80): string {
     ...([
       ["links", (h) => fleet.hooks[h].links],
       ["deno", (h) => fleet.hooks[h].deno],
+      ["self-test", (h) => fleet.hooks[h].selfTest],
       ["doctor", (h) => {
         const failures = fleet.hooks[h].doctorFailures;
         return failures ? `${failures} FAIL` : "ok";

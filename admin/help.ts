@@ -70,6 +70,10 @@ reports each check as ok, warn or FAIL with the fix:
   - the ${HOOK_POINTS.length} hook links in the hooks root, pointing to this checkout; no other
     executable copy of the hook beside them (VDSM would run it too);
   - main.ts executable with its shell preamble; user ${VDSM_USER} can reach and read it;
+  - the self-test: each linked hook run once as VDSM would (as user ${VDSM_USER} when
+    run as root, cwd /, a sample vNIC in a temporary file in /tmp, with and without
+    ${PROPERTY}, on the test-driver node samples/selftest-node.xml), as the
+    installer does; only its own temporary files are written, and removed;
   - read-only libvirt access as user ${VDSM_USER} (when run as root), and every libvirt
     network with its kind, active and autostart state, portgroups and VLANs;
   - every running VM (its live XML, one libvirt call each): each vNIC whose VDSM
@@ -88,6 +92,7 @@ Options:
                                across hosts)
   --host-name NAME             the host's name in the JSON report (default: this
                                host's name)
+  --no-self-test               do not run the installed hooks
   -h, --help                   show this help
 
 Exit codes:
@@ -130,8 +135,8 @@ export const FLEET_HELP = `Usage: deno task fleet [--json] REPORT.json...
 Compares the 'deno task doctor --json' reports of several hosts (one file per
 host, each naming its host) and prints one table: each libvirt network on each
 host (missing, inactive, not autostarted, another kind, a portgroup missing or
-with another VLAN or trunk), each host's hook state (links, Deno, doctor
-failures), and the ${PROPERTY} values that would therefore fail a VM start or
+with another VLAN or trunk), each host's hook state (links, Deno, self-test,
+doctor failures), and the ${PROPERTY} values that would therefore fail a VM start or
 refuse a migration on some hosts. A VM can run on any host of its cluster, so
 every host needs the same networks.
 

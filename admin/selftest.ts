@@ -1,6 +1,7 @@
 /**
- * The installer's self-test: the samples it runs each installed hook on, and
- * the verdict on those runs. No I/O: `install.ts` runs the hook.
+ * The self-test of the installer and the doctor: the samples it runs each
+ * installed hook on, and the verdict on those runs. No I/O:
+ * `admin/host/selftest_run.ts` runs the hook.
  *
  * @module
  */
@@ -50,6 +51,12 @@ export interface SelfTestVerdict {
   line: string;
 }
 
+/** The outcome of the self-test at one hook point, also as a line without timings. */
+export interface PointVerdict extends SelfTestVerdict {
+  /** The line without its status column and timings, the same from one run to the next. */
+  message: string;
+}
+
 /**
  * Judges the two self-test runs of the hook installed at `point`: without
  * `extnet_pg` the file must stay byte-identical, silently; with it the vNIC must
@@ -71,7 +78,7 @@ export function judgeSelfTest(
   without: SelfTestRun,
   withProperty: SelfTestRun,
   virshOnPath: boolean,
-): SelfTestVerdict {
+): PointVerdict {
   const problems: string[] = [];
   const ran = (run: SelfTestRun, label: string) => {
     if (run.failure) problems.push(`${label}: ${run.failure}`);
@@ -106,10 +113,16 @@ export function judgeSelfTest(
   }
   const timing = `${without.milliseconds} ms without ${PROPERTY}, ` +
     `${withProperty.milliseconds} ms with it`;
+  const where = `${point} (${path})`;
   if (problems.length === 0) {
-    return { pass: true, line: `${"pass".padEnd(9)} ${point} (${path}): ${timing}${note}` };
+    return {
+      pass: true,
+      line: `${"pass".padEnd(9)} ${where}: ${timing}${note}`,
+      message: `${where}: runs as VDSM would, without and with ${PROPERTY}${note}`,
+    };
   }
-  return { pass: false, line: `${"FAIL".padEnd(9)} ${point} (${path}): ${problems.join("; ")}` };
+  const message = `${where}: ${problems.join("; ")}`;
+  return { pass: false, line: `${"FAIL".padEnd(9)} ${message}`, message };
 }
 
 /** A network name that `extnet_pg` accepts and no host defines. */

@@ -9,9 +9,11 @@ import { parseEngineConfigOutput, planExtnetPg, renderCommands } from "../admin/
 import { PROPERTY_REGEX as EXTNET_PG_REGEX } from "../lib/property.ts";
 import { HOOK_NAME, SYSTEMD_PATH } from "../admin/install_plan.ts";
 import {
+  copyCheckout,
   corpus,
   missingCommands,
   needing,
+  readableCheckout,
   ROOT,
   TEST_NETWORKS_URI,
   VIRSH_MISSING,
@@ -616,6 +618,124 @@ Deno.test(needing(
     },
   },
 ));
+
+/**
+ * A hooks root any user can reach, linking each hook point to `checkout`'s main.ts, and a
+ * function running that checkout's doctor on it, as root as user nobody (as VDSM's user would
+ * be), else as this user.
+ */
+function selfTestHost(checkout: string) {
+  const hooks = Deno.makeTempDirSync({ prefix: "network-nat-hooks-" });
+  Deno.chmodSync(hooks, 0o755);
+  for (const point of HOOK_POINTS) {
+    Deno.mkdirSync(`${hooks}/${point}`, { mode: 0o755 });
+    Deno.symlinkSync(`${checkout}main.ts`, `${hooks}/${point}/${HOOK_NAME}`);
+  }
+  const user = Deno.uid() === 0 ? ["--user", "nobody"] : [];
+  const run = async (args: string[] = []) => {
+    const [deno, ...words] = TASKS.doctor.split(" ");
+    assert.equal(deno, "deno");
+    const admin = words.indexOf("admin.ts");
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        ...words.slice(0, admin),
+        `${checkout}admin.ts`,
+        ...words.slice(admin + 1),
+        ...["--hooks-dir", hooks, "--path", DOCTOR_PATH, ...user, "--json", ...args],
+      ],
+      cwd: checkout,
+      stdout: "piped",
+      stderr: "piped",
+      env: { LIBVIRT_DEFAULT_URI: TEST_NETWORKS_URI },
+    }).output();
+    assert.equal(new TextDecoder().decode(output.stderr), "");
+    return { code: output.code, report: JSON.parse(new TextDecoder().decode(output.stdout)) };
+  };
+  return { hooks, run };
+}
+
+const SELFTEST_MISSING = VIRSH_MISSING ??
+  (Deno.uid() === 0 ? missingCommands("setpriv") : undefined);
+
+Deno.test(needing(SELFTEST_MISSING, {
+  name: "doctor self-tests the linked hooks as VDSM would: one ok per hook point, in --json too",
+  fn: async () => {
+    const checkout = Deno.realPathSync(readableCheckout()) + "/";
+    const { hooks, run } = selfTestHost(checkout);
+    try {
+      const { code, report } = await run();
+      const selfTest = report.findings.filter((f: { check: string }) => f.check === "selftest");
+      assert.deepEqual(
+        selfTest.map((f: { status: string }) => f.status),
+        HOOK_POINTS.map(() => "ok"),
+      );
+      // No timings: a host's report changes only when the host does.
+      assert.deepEqual(
+        selfTest.map((f: { message: string }) => f.message),
+        HOOK_POINTS.map((point) =>
+          `${point} (${hooks}/${point}/${HOOK_NAME}): runs as VDSM would, without and with extnet_pg`
+        ),
+      );
+      assert.deepEqual(report.hook.selfTest, {
+        ran: true,
+        points: Object.fromEntries(HOOK_POINTS.map((point) => [point, "pass"])),
+      });
+      assert.equal(code, report.ok ? 0 : 1);
+      const skipped = await run(["--no-self-test"]);
+      assert.deepEqual(skipped.report.hook.selfTest, {
+        ran: false,
+        points: {},
+        reason: "skipped (--no-self-test)",
+      });
+      assert.ok(!skipped.report.findings.some((f: { check: string }) => f.check === "selftest"));
+      // Not every point linked: the hooks findings say so, the self-test does not run.
+      Deno.removeSync(`${hooks}/before_update_device/${HOOK_NAME}`);
+      const unlinked = (await run()).report.hook.selfTest;
+      assert.equal(unlinked.ran, false);
+      assert.match(unlinked.reason, /^not every hook point has 50_network_nat linked to /);
+    } finally {
+      Deno.removeSync(hooks, { recursive: true });
+    }
+  },
+}));
+
+Deno.test(needing(SELFTEST_MISSING, {
+  name: "doctor fails a hook that fails its self-test, naming the hook point and the reason",
+  fn: async () => {
+    const base = Deno.makeTempDirSync({ prefix: "network-nat-checkout-" });
+    Deno.chmodSync(base, 0o755);
+    const checkout = `${Deno.realPathSync(base)}/broken/`;
+    copyCheckout(checkout);
+    // A checkout whose hook refuses the self-test's network, as a damaged one would.
+    const node = `${checkout}samples/selftest-node.xml`;
+    Deno.writeTextFileSync(
+      node,
+      Deno.readTextFileSync(node).replaceAll("nnat-selftest", "nnat-elsewhere"),
+    );
+    const { hooks, run } = selfTestHost(checkout);
+    try {
+      const { code, report } = await run();
+      assert.equal(code, 1);
+      assert.equal(report.ok, false);
+      const failed = report.findings.filter((f: { check: string; status: string }) =>
+        f.check === "selftest" && f.status === "fail"
+      );
+      assert.equal(failed.length, HOOK_POINTS.length, JSON.stringify(report.findings));
+      assert.match(
+        failed[0].message,
+        /^before_device_create \(.*\): with extnet_pg=nnat-selftest:selftest: exit code 2 \(stderr: network-nat: libvirt network 'nnat-selftest' does not exist/,
+      );
+      assert.match(failed[0].fix, /^fix what the line names/);
+      assert.deepEqual(
+        report.hook.selfTest,
+        { ran: true, points: Object.fromEntries(HOOK_POINTS.map((point) => [point, "fail"])) },
+      );
+    } finally {
+      Deno.removeSync(hooks, { recursive: true });
+      Deno.removeSync(base, { recursive: true });
+    }
+  },
+}));
 
 withVirsh.test("doctor warns about running vNICs that are not where their profile says", async () => {
   const hooks = hooksRoot();

@@ -36,6 +36,10 @@ function host(name: string, change: (networks: Network[]) => Network[] = (n) => 
       hooksDir: "/usr/libexec/vdsm/hooks",
       links: Object.fromEntries(HOOK_POINTS.map((point) => [point, "linked" as const])),
       deno: { path: "/usr/local/bin/deno", version: "deno 2.9.6 (stable, release, x86_64)" },
+      selfTest: {
+        ran: true,
+        points: Object.fromEntries(HOOK_POINTS.map((point) => [point, "pass" as const])),
+      },
     },
   };
 }
@@ -223,12 +227,39 @@ Deno.test("fleet: hook state and libvirt problems of single hosts", () => {
     "are unknown: run 'deno task doctor' there",
     "Deno differs: 2.9.6 on hv1, hv2, hv5; 2.1.0 on hv4: install the same Deno on every host",
   ]);
-  assert.deepEqual(fleet.hooks.hv2, { links: "2/4", deno: "2.9.6", doctorFailures: 2 });
+  assert.deepEqual(fleet.hooks.hv2, {
+    links: "2/4",
+    deno: "2.9.6",
+    selfTest: "pass",
+    doctorFailures: 2,
+  });
   assert.equal(fleet.hooks.hv3.deno, "none");
   // Unknown networks are no difference of their own, but no value is known to work there.
   assert.ok(fleet.networks.every((row) => row.hosts.hv5 === "unknown"));
   assert.ok(fleet.networks.every((row) => row.differences.length === 0));
   assert.ok(fleet.values.every((v) => v.refusedOn.hv5 === "libvirt unreadable"));
+});
+
+Deno.test("fleet: a failed self-test means the hook is not ready; an older report's is not run", () => {
+  const failed = host("hv2");
+  failed.hook.selfTest!.points.before_nic_hotplug = "fail";
+  failed.summary.fail = 1;
+  const older = host("hv3");
+  delete older.hook.selfTest;
+  const skipped = host("hv4");
+  skipped.hook.selfTest = { ran: false, points: {}, reason: "skipped (--no-self-test)" };
+  const fleet = compareFleet([host("hv1"), failed, older, skipped]);
+  assert.equal(fleet.agree, false);
+  assert.deepEqual(fleet.hostProblems, [
+    "hv2: the installed hook failed its self-test at before_nic_hotplug: run 'deno task doctor' " +
+    "there for the reason and the fix",
+    "hv2: doctor found 1 failure: run 'deno task doctor' there for the fixes",
+  ]);
+  const text = renderFleet(fleet);
+  assert.match(text, /^network-nat fleet: 4 hosts DIFFER\n/);
+  assert.match(text, /^ {2}self-test +pass +FAIL +not run +not run$/m);
+  // Not run is shown, and no problem of its own: the hosts agree without it.
+  assert.equal(compareFleet([host("hv1"), older, skipped]).agree, true);
 });
 
 Deno.test("fleet: the table fits 80 columns, in blocks of hosts when there are many", () => {
@@ -278,6 +309,10 @@ Deno.test("fleet reads doctor reports and names the file of one it cannot read",
       /\(networks\[0\]\.portgroups\[0\] is not a portgroup\)/,
     ],
     [JSON.stringify({ ...current, hook: undefined }), /\(no hook state\)/],
+    [
+      JSON.stringify({ ...current, hook: { ...current.hook, selfTest: { ran: "yes" } } }),
+      /\(hook\.selfTest is not a self-test\)/,
+    ],
   ];
   for (const [text, pattern] of refusals) {
     assert.throws(() => parseReport(text, "hv1.json"), (error: Error) => {

@@ -82,7 +82,7 @@ function copyTree(from: string, to: string): void {
 export function copyCheckout(to: string): void {
   Deno.mkdirSync(to);
   Deno.chmodSync(to, 0o755);
-  for (const name of ["main.ts", "install.ts", "deno.json", "deno.lock"]) {
+  for (const name of ["main.ts", "install.ts", "admin.ts", "deno.json", "deno.lock"]) {
     try {
       Deno.copyFileSync(`${ROOT}${name}`, `${to}/${name}`);
       Deno.chmodSync(`${to}/${name}`, name === "main.ts" ? 0o755 : 0o644);

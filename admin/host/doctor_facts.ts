@@ -1,6 +1,7 @@
 /**
  * Gathering, read-only, what `admin.ts doctor` checks on a host: the Deno on
- * vdsmd's PATH, the hook links, the hook user's access to the checkout, and
+ * vdsmd's PATH, the hook links, the hook user's access to the checkout, the
+ * installed hooks run once each as VDSM would (the installer's self-test), and
  * libvirt's networks and running VMs as that user sees them. The verdicts are in `admin/doctor.ts`.
  *
  * @module
@@ -8,13 +9,21 @@
 
 import type { Account } from "../access.ts";
 import { errorText } from "../cli.ts";
-import type { DenoFacts, DoctorFacts, LibvirtFacts, TargetFacts } from "../doctor.ts";
-import { joinPath } from "../install_plan.ts";
+import type {
+  DenoFacts,
+  DoctorFacts,
+  LibvirtFacts,
+  SelfTestFacts,
+  TargetFacts,
+} from "../doctor.ts";
+import { HOOK_NAME, joinPath, type PointState } from "../install_plan.ts";
+import { HOOK_POINTS } from "../../lib/hook.ts";
 import { type Network, parseNetworkReport } from "../../lib/network.ts";
 import { parseTarget } from "../../lib/property.ts";
 import { Refusal } from "../../lib/refusal.ts";
 import { liveDomainXmls } from "./domains.ts";
 import { pointStates, scanHookDirs } from "./hooks_dir.ts";
+import { inSelfTestDir, selfTestPoint } from "./selftest_run.ts";
 import { readRunningVnics, type RunningVms } from "../placement.ts";
 import {
   asUser,
@@ -37,6 +46,8 @@ export interface DoctorOptions {
   user: string;
   /** An `extnet_pg` value to check the way the hook would. */
   value?: string;
+  /** Whether to run the installed hooks once each, as the installer's self-test does. */
+  selfTest: boolean;
 }
 
 // The real path of this checkout.
@@ -192,6 +203,53 @@ async function libvirtFacts(
   };
 }
 
+// Runs the installed hooks as the installer's self-test does, when all link to this checkout.
+async function selfTestFacts(
+  options: DoctorOptions,
+  checkout: string,
+  mainPath: string,
+  points: PointState[],
+  account: Account | undefined,
+): Promise<SelfTestFacts> {
+  if (!options.selfTest) return { skipped: true, reason: "skipped (--no-self-test)" };
+  const linked = points.filter(({ entry }) => entry.kind === "link" && entry.resolved === mainPath);
+  if (linked.length < HOOK_POINTS.length) {
+    return { skipped: true, reason: `not every hook point has ${HOOK_NAME} linked to ${mainPath}` };
+  }
+  const me = Deno.uid();
+  if (account && account.uid !== me && me !== 0) {
+    return { reason: `run doctor as root to run the installed hooks as user ${account.name}` };
+  }
+  const user = account ?? await lookupAccount(String(me));
+  if (!user) return { reason: `cannot look up the running user (uid ${me}) with getent` };
+  const switchUser = user.uid !== me;
+  const host = {
+    checkoutDir: checkout,
+    hooksDir: options.hooksDir,
+    servicePath: options.servicePath,
+    account: user,
+    switchUser,
+    // setpriv without options runs the hook as this user: the doctor task may run setpriv,
+    // not hook paths, which vary with --hooks-dir.
+    runAs: switchUser ? asUser(user) : ["setpriv", "--"],
+    virshOnPath: findOnPath("virsh", options.servicePath) !== undefined,
+  };
+  try {
+    return {
+      verdicts: await inSelfTestDir(host, async (tempDir) => {
+        const verdicts = [];
+        for (const point of HOOK_POINTS) {
+          const { pass, message } = await selfTestPoint(host, point, tempDir);
+          verdicts.push({ point, pass, message });
+        }
+        return verdicts;
+      }),
+    };
+  } catch (error) {
+    return { reason: `cannot make its temporary files in /tmp: ${errorText(error)}` };
+  }
+}
+
 async function targetFacts(value: string): Promise<TargetFacts> {
   const target = parseTarget(value);
   if (!target) return { property: value };
@@ -206,13 +264,15 @@ async function targetFacts(value: string): Promise<TargetFacts> {
 }
 
 /**
- * Gathers everything `doctor` checks, without changing anything on the host.
+ * Gathers everything `doctor` checks, without changing anything on the host
+ * (the self-test's temporary files in /tmp are removed after).
  *
  * @example
  * ```ts ignore
  * import { gatherDoctorFacts } from "./doctor_facts.ts";
  * const facts = await gatherDoctorFacts({
  *   hooksDir: "/usr/libexec/vdsm/hooks", servicePath: "/usr/sbin:/usr/bin", user: "vdsm",
+ *   selfTest: true,
  * });
  * ```
  */
@@ -226,10 +286,12 @@ export async function gatherDoctorFacts(options: DoctorOptions): Promise<DoctorF
     main = { error: errorText(error) };
   }
   const account = await lookupAccount(options.user);
-  const [deno, { vms, ...libvirt }, target] = await Promise.all([
+  const points = pointStates(options.hooksDir);
+  const [deno, { vms, ...libvirt }, target, selfTest] = await Promise.all([
     denoFacts(options.servicePath),
     libvirtFacts(options, account),
     options.value === undefined ? undefined : targetFacts(options.value),
+    selfTestFacts(options, checkout, mainPath, points, account),
   ]);
   return {
     checkoutDir: checkout,
@@ -238,11 +300,12 @@ export async function gatherDoctorFacts(options: DoctorOptions): Promise<DoctorF
     deno,
     hooksDir: options.hooksDir,
     hooksDirExists: pathFacts(options.hooksDir)?.isDirectory === true,
-    points: pointStates(options.hooksDir),
+    points,
     entries: scanHookDirs(options.hooksDir),
     user: options.user,
     account,
     access: hookAccessNeeds(checkout, mainPath),
+    selfTest,
     libvirt,
     vms,
     target,
