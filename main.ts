@@ -16,7 +16,10 @@
  * inherited variables that would change how Deno runs the hook (`DENO_*` but
  * `DENO_DIR`, which only says where the cache is; `RUST_*`, `OTEL_*`,
  * `FORCE_COLOR`: VDSM passes its whole environment), sets the systemd default
- * `PATH` when there is none, and starts Deno. Deno then runs the link itself,
+ * `PATH` when there is none, and starts Deno with only the grants this run needs:
+ * for the local system daemon, read and write on the hook file's folder and on
+ * libvirt's read-only sockets, and read on the modules, but no process at all;
+ * for any other libvirt URI, virsh (see docs/admin.md, "Permissions"). Deno then runs the link itself,
  * whose path names the hook point; the modules are loaded from the link's real
  * folder, since Deno resolves imports against the link's own.
  *
