@@ -19,9 +19,9 @@
  * `PATH` when there is none, and starts Deno with only the grants this run needs:
  * for the local system daemon, read and write on the hook file's folder and on
  * libvirt's read-only sockets, and read on the modules, but no process at all;
- * for any other libvirt URI, virsh (see docs/admin.md, "Permissions"). Deno then runs the link itself,
- * whose path names the hook point; the modules are loaded from the link's real
- * folder, since Deno resolves imports against the link's own.
+ * for any other libvirt URI, virsh (see docs/admin.md, "Permissions"). Deno then
+ * runs the link itself, whose path names the hook point; the modules are loaded
+ * from the link's real folder, since Deno resolves imports against the link's own.
  *
  * Exit codes are VDSM's: 0 done or nothing to do; 2 refused, with one line on
  * stderr, the file untouched, and later hooks skipped.
