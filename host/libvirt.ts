@@ -73,8 +73,8 @@ export function systemSocket(uri: string): string | undefined {
 /**
  * Looks the network `name` up at `uri`: over the system daemon's read-only
  * socket when `uri` is `qemu:///system` and the socket is there, else with
- * virsh. Aborting `cancel` stops asking. Throws {@linkcode Refusal} when
- * libvirt has no such network, and {@linkcode LibvirtUnavailable} when libvirt
+ * virsh. Aborting `cancel` stops asking. Throws `NetworkNotFound` (a
+ * {@linkcode Refusal}) when libvirt has no such network, and {@linkcode LibvirtUnavailable} when libvirt
  * cannot be asked.
  *
  * @example

@@ -168,8 +168,8 @@ function killGroup(child: Deno.ChildProcess): void {
 /**
  * Looks the network `name` up with `virsh -r -c URI 'net-info NAME; net-dumpxml NAME'`;
  * aborting `cancel` stops virsh, and so does `timeoutMs` (see {@linkcode runVirsh}). Throws
- * {@linkcode NetworkNotFound} when libvirt has no such
- * network, and {@linkcode LibvirtUnavailable} when libvirt cannot be asked.
+ * `NetworkNotFound` (see `missingNetwork`) when libvirt has no such network, and
+ * {@linkcode LibvirtUnavailable} when libvirt cannot be asked.
  *
  * @example
  * ```ts ignore
